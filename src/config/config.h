@@ -1,0 +1,61 @@
+/*
+ * Settings: every flag and -o option, their defaults and validation, --help.
+ * main.c parses argv into a struct config once and passes the parts each
+ * module needs down to it; nothing reads settings from a global.
+ */
+#ifndef BASALT_CONFIG_CONFIG_H
+#define BASALT_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/compiler.h"
+
+#define CONFIG_MAX_LISTEN 16
+#define CONFIG_ADDR_LEN 256
+#define CONFIG_NAME_LEN 64
+
+struct config {
+    int port;                                        /* -p, default 11211 */
+    char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* -l a,b: addresses, default 127.0.0.1 */
+    int nlisten;
+    int threads;            /* -t, default 4, 1..256 */
+    size_t memory_limit;    /* -m in bytes, default 64 MiB */
+    int maxconns;           /* -c, default 1024 */
+    size_t item_size_max;   /* -I with k/m suffix, default 1 MiB; 1 KiB..1 GiB; <= memory_limit/2 */
+    int verbose;            /* -v count */
+    char user[CONFIG_NAME_LEN]; /* -u, accepted and recorded */
+    /* -o key=value extended settings */
+    int reqs_per_event;           /* default 20 */
+    int inbox_batch;              /* default 10 */
+    size_t send_buffer_threshold; /* default 4096 */
+    size_t max_send_queue;        /* default 1 MiB */
+    char engine[CONFIG_NAME_LEN]; /* default "memory" */
+};
+
+enum config_result {
+    CONFIG_RUN,     /* settings are valid: start the server */
+    CONFIG_EXIT_OK, /* --help or --version was printed: exit 0 */
+    CONFIG_ERROR,   /* err holds a one-line reason: exit 2 */
+};
+
+/* Fills *c with the defaults. */
+void config_defaults(struct config *c);
+
+/*
+ * Parses argv (memcached's flags, -o key=value[,key=value], --help,
+ * --version) into *c, starting from the defaults. Help and version text go to
+ * out. On CONFIG_ERROR err holds one line without a newline.
+ */
+enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, char *err,
+                                size_t errlen) WARN_UNUSED;
+
+/* The frame limit derived from the item size max (item_size_max + 1 KiB). */
+size_t config_frame_limit(const struct config *c);
+
+/* Calls fn once per setting with memcached-style names ("maxbytes", "tcpport", ...). */
+void config_foreach(const struct config *c,
+                    void (*fn)(void *ctx, const char *name, const char *value), void *ctx);
+
+#endif

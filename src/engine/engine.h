@@ -1,0 +1,154 @@
+/*
+ * The engine interface: the only thing the front-end knows about storage.
+ *
+ * An engine is a struct engine whose first member points to its ops table.
+ * The front-end calls the ops from its worker threads, concurrently; an
+ * engine must be thread-safe. An op that cannot finish without waiting (disk,
+ * network) hands the work to a background thread and returns
+ * ENGINE_EWOULDBLOCK; when the work is done the engine calls
+ * host->notify(cookie, status) from any thread, and the front-end calls the
+ * same op again with the same cookie, which then completes. The cookie is
+ * opaque to the engine; engine_cookie_get/set_private give it one slot per
+ * command to keep such state in.
+ *
+ * Items cross threads and are reference counted (see item.h).
+ */
+#ifndef BASALT_ENGINE_ENGINE_H
+#define BASALT_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/clock.h"
+#include "base/compiler.h"
+#include "engine/item.h"
+
+typedef enum engine_status {
+    ENGINE_SUCCESS = 0,
+    ENGINE_KEY_ENOENT,    /* no such key (or expired, or flushed) */
+    ENGINE_KEY_EEXISTS,   /* add on an existing key, or CAS mismatch */
+    ENGINE_E2BIG,         /* value larger than the item size max */
+    ENGINE_EINVAL,        /* request the engine cannot make sense of */
+    ENGINE_NOT_STORED,    /* append/prepend on a missing key */
+    ENGINE_DELTA_BADVAL,  /* incr/decr on a value that is not a decimal number */
+    ENGINE_ENOMEM,        /* no memory, even after eviction */
+    ENGINE_EWOULDBLOCK,   /* work handed to a background thread; notify follows */
+    ENGINE_DISCONNECT,    /* drop the connection */
+    ENGINE_TMPFAIL,       /* temporary failure, try again */
+    ENGINE_NOT_SUPPORTED, /* op not offered by this engine */
+    ENGINE_FAILED,        /* anything else */
+} engine_status;
+
+/* Returns a short constant name for a status ("success", "key_enoent", ...). */
+const char *engine_status_str(engine_status s);
+
+/* How a store op combines the new item with what is stored. */
+enum engine_store_op {
+    ENGINE_STORE_SET,     /* store unconditionally (or on CAS match) */
+    ENGINE_STORE_ADD,     /* only if the key is missing */
+    ENGINE_STORE_REPLACE, /* only if the key exists */
+    ENGINE_STORE_APPEND,  /* value after the stored one; keeps its flags/expiry */
+    ENGINE_STORE_PREPEND, /* value before the stored one; keeps its flags/expiry */
+};
+
+/* Arguments of incr/decr. */
+struct engine_arith {
+    bool incr;         /* true: incr (wraps at 2^64); false: decr (stops at 0) */
+    bool create;       /* create with initial when the key is missing */
+    uint64_t delta;
+    uint64_t initial;
+    rel_time_t exptime; /* server-time expiry of a created item */
+    uint64_t cas;      /* non-zero: only if the stored CAS matches */
+};
+
+/* Counters an engine reports; the front-end prints them with memcached's names. */
+struct engine_stats {
+    uint64_t curr_items;
+    uint64_t total_items;
+    uint64_t bytes; /* bytes of linked items, headers included */
+    uint64_t evictions;
+    uint64_t reclaimed; /* expired or flushed items whose memory was reused or freed */
+    uint64_t expired_unfetched;
+    uint64_t evicted_unfetched;
+    uint64_t get_expired; /* gets that found an expired item */
+    uint64_t get_flushed; /* gets that found a flushed item */
+    uint64_t limit_maxbytes;
+};
+
+/* Called by the engine, from any thread, when a command that returned EWOULDBLOCK may resume. */
+struct engine_host {
+    void (*notify)(const void *cookie, engine_status status);
+    /* Returns the engine-private slot of a cookie; set_private stores into it. */
+    void *(*get_private)(const void *cookie);
+    void (*set_private)(const void *cookie, void *data);
+};
+
+struct engine;
+
+/*
+ * The ops. Keys are (key, nkey) with 1 <= nkey <= 250. The cookie identifies
+ * the command; an engine that never blocks may ignore it. Items returned
+ * through an out parameter carry a new reference the caller must drop with
+ * item_unref(). exptime arguments are server time (base/clock.h).
+ */
+struct engine_ops {
+    /* Frees the engine and every item it holds that nobody else references. */
+    void (*destroy)(struct engine *e);
+
+    /* Finds key; on success *out is a new reference. */
+    engine_status (*get)(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                         struct item **out);
+
+    /* Finds key and sets its expiry; on success *out (if out is not NULL) is a new reference. */
+    engine_status (*get_and_touch)(struct engine *e, const void *cookie, const void *key,
+                                   size_t nkey, rel_time_t exptime, struct item **out);
+
+    /*
+     * Allocates an unlinked item the caller fills with nbytes of value
+     * (item_value()) and then passes to store. *out is a new reference.
+     * ENGINE_E2BIG above the item size max, ENGINE_ENOMEM when no memory.
+     */
+    engine_status (*allocate)(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                              size_t nbytes, uint32_t flags, rel_time_t exptime,
+                              struct item **out);
+
+    /*
+     * Links an allocated item according to op. cas non-zero makes it
+     * conditional (mismatch ENGINE_KEY_EEXISTS, missing ENGINE_KEY_ENOENT).
+     * On success *cas_out is the new CAS. The caller keeps its reference.
+     * ADD on an existing key: EEXISTS; REPLACE on a missing key: ENOENT;
+     * APPEND/PREPEND on a missing key: NOT_STORED; the result above the item
+     * size max: E2BIG.
+     */
+    engine_status (*store)(struct engine *e, const void *cookie, struct item *it, uint64_t cas,
+                           enum engine_store_op op, uint64_t *cas_out);
+
+    /* Removes key; cas non-zero makes it conditional. */
+    engine_status (*remove)(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                            uint64_t cas);
+
+    /* Increments or decrements a decimal value; *result is the new value, *cas_out the new CAS. */
+    engine_status (*arithmetic)(struct engine *e, const void *cookie, const void *key,
+                                size_t nkey, const struct engine_arith *a, uint64_t *result,
+                                uint64_t *cas_out);
+
+    /* Invalidates every item stored before server time when (0 = now). */
+    engine_status (*flush)(struct engine *e, const void *cookie, rel_time_t when);
+
+    /* Fills *out with the engine's counters. */
+    void (*get_stats)(struct engine *e, struct engine_stats *out);
+
+    /* Zeroes the resettable counters (evictions, reclaimed, get_expired, ...). */
+    void (*reset_stats)(struct engine *e);
+
+    /* The connection behind cookie is gone: drop any work pending for it. */
+    void (*disconnect)(struct engine *e, const void *cookie);
+};
+
+/* Every engine starts with this; the rest of its state follows. */
+struct engine {
+    const struct engine_ops *ops;
+};
+
+#endif
