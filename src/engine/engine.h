@@ -54,12 +54,12 @@ enum engine_store_op {
 
 /* Arguments of incr/decr. */
 struct engine_arith {
-    bool incr;         /* true: incr (wraps at 2^64); false: decr (stops at 0) */
-    bool create;       /* create with initial when the key is missing */
+    bool incr;   /* true: incr (wraps at 2^64); false: decr (stops at 0) */
+    bool create; /* create with initial when the key is missing */
     uint64_t delta;
     uint64_t initial;
     rel_time_t exptime; /* server-time expiry of a created item */
-    uint64_t cas;      /* non-zero: only if the stored CAS matches */
+    uint64_t cas;       /* non-zero: only if the stored CAS matches */
 };
 
 /* Counters an engine reports; the front-end prints them with memcached's names. */
@@ -110,8 +110,7 @@ struct engine_ops {
      * ENGINE_E2BIG above the item size max, ENGINE_ENOMEM when no memory.
      */
     engine_status (*allocate)(struct engine *e, const void *cookie, const void *key, size_t nkey,
-                              size_t nbytes, uint32_t flags, rel_time_t exptime,
-                              struct item **out);
+                              size_t nbytes, uint32_t flags, rel_time_t exptime, struct item **out);
 
     /*
      * Links an allocated item according to op. cas non-zero makes it
@@ -129,9 +128,8 @@ struct engine_ops {
                             uint64_t cas);
 
     /* Increments or decrements a decimal value; *result is the new value, *cas_out the new CAS. */
-    engine_status (*arithmetic)(struct engine *e, const void *cookie, const void *key,
-                                size_t nkey, const struct engine_arith *a, uint64_t *result,
-                                uint64_t *cas_out);
+    engine_status (*arithmetic)(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                                const struct engine_arith *a, uint64_t *result, uint64_t *cas_out);
 
     /* Invalidates every item stored before server time when (0 = now). */
     engine_status (*flush)(struct engine *e, const void *cookie, rel_time_t when);

@@ -20,8 +20,8 @@
 #define ITEM_KEY_MAX 250
 
 struct item {
-    struct item *engine_next; /* engine-private: hash chain */
-    struct item *engine_prev; /* engine-private: LRU */
+    struct item *engine_next;  /* engine-private: hash chain */
+    struct item *engine_prev;  /* engine-private: LRU */
     struct item *engine_lnext; /* engine-private: LRU */
     uint64_t cas;
     rel_time_t exptime; /* server time; 0 = never */

@@ -1,0 +1,412 @@
+/*
+ * Connections: the binary read path and the flow control around it. Runs on
+ * the owning worker's thread only.
+ *
+ * Read path: the read low watermark is the binary header (24 bytes). When a
+ * header is buffered it is checked; if the whole frame is not there yet, the
+ * low watermark is raised to the frame size so libevent calls back only once
+ * it is complete (libevent keeps reading from the kernel meanwhile). A
+ * complete frame is validated, loaded into the cookie and executed. At most
+ * reqs_per_event frames run per callback; then the connection yields through
+ * a zero-timeout timer, which fires only after the loop has polled the
+ * sockets again, so one busy client cannot starve the others.
+ *
+ * Write path: replies are appended to the bufferevent's output. When more
+ * than max_send_queue bytes wait there, the connection stops reading and
+ * starting commands until the write callback reports it has drained.
+ */
+#include "frontend/conn.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "frontend/exec.h"
+#include "frontend/response.h"
+#include "frontend/server.h"
+#include "frontend/worker.h"
+
+/* Input kept buffered beyond the frame being assembled (read high watermark floor). */
+#define CONN_READ_HIGH_MIN (256 * 1024)
+
+enum step {
+    STEP_NEXT,      /* a frame finished: the next one may start */
+    STEP_NEED_MORE, /* wait for more input */
+    STEP_STOP,      /* the connection stopped (blocked, waiting to send, closing) */
+    STEP_FREED,     /* the connection is gone */
+};
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+static void conn_resume_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_process(struct conn *c);
+
+static const struct config *conn_cfg(const struct conn *c)
+{
+    return c->worker->fe->cfg;
+}
+
+static void conn_set_read_lowat(struct conn *c, size_t low)
+{
+    if (c->read_lowat == low)
+        return;
+    c->read_lowat = low;
+    size_t high = low > CONN_READ_HIGH_MIN ? low : CONN_READ_HIGH_MIN;
+    bufferevent_setwatermark(c->bev, EV_READ, low, high);
+}
+
+struct conn *conn_create(struct worker *w, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->worker = w;
+    c->cookie.conn = c;
+    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->resume = evtimer_new(w->base, conn_resume_cb, c);
+    if (c->bev == NULL || c->resume == NULL) {
+        if (c->bev != NULL) {
+            /* Not ours to close yet: the caller closes fd on failure. */
+            bufferevent_setfd(c->bev, -1);
+            bufferevent_free(c->bev);
+        }
+        if (c->resume != NULL)
+            event_free(c->resume);
+        free(c);
+        return NULL;
+    }
+    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+    conn_set_read_lowat(c, BIN_HEADER_LEN);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    w->conns = c;
+    return c;
+}
+
+static void conn_free(struct conn *c)
+{
+    struct worker *w = c->worker;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    cookie_reset(&c->cookie);
+    event_free(c->resume);
+    free(c);
+    atomic_fetch_sub(&w->fe->curr_connections, 1);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->bev != NULL) {
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+    }
+    event_del(c->resume);
+    if (c->cookie.blocked) {
+        /* The engine still holds the cookie: free it when its notify arrives. */
+        struct engine *e = c->worker->fe->engine;
+        e->ops->disconnect(e, &c->cookie);
+        return;
+    }
+    conn_free(c);
+}
+
+void conn_close_all(struct worker *w)
+{
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (c->bev != NULL)
+            conn_close(c);
+        c = next;
+    }
+}
+
+/* Stops reading and closes once everything queued has been written; STEP_FREED if closed now. */
+static enum step conn_close_after_write(struct conn *c)
+{
+    c->state = CONN_CLOSE_AFTER;
+    bufferevent_disable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        conn_close(c);
+        return STEP_FREED;
+    }
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    return STEP_STOP;
+}
+
+/* Discards what is left of the current frame's value and forgets the command. */
+static void conn_finish_frame(struct conn *c)
+{
+    struct cookie *ck = &c->cookie;
+    if (ck->value_left > 0) {
+        evbuffer_drain(bufferevent_get_input(c->bev), ck->value_left);
+        stats_add(&c->worker->stats, STATS_bytes_read, ck->value_left);
+        ck->value_left = 0;
+    }
+    cookie_reset(ck);
+}
+
+/* Runs (or re-runs) the loaded cookie and turns the result into a step. */
+static enum step conn_execute(struct conn *c)
+{
+    struct cookie *ck = &c->cookie;
+    enum exec_result r;
+    if (ck->ready && ck->notified != ENGINE_SUCCESS) {
+        /* The engine finished the blocked work with an error: that is the reply. */
+        if (ck->notified == ENGINE_DISCONNECT) {
+            conn_close(c);
+            return STEP_FREED;
+        }
+        resp_error(c, &ck->req.h, exec_engine_to_bin(ck->notified));
+        r = EXEC_DONE;
+    } else {
+        r = exec_run(ck);
+    }
+    switch (r) {
+    case EXEC_WOULDBLOCK:
+        ck->blocked = true;
+        ck->ready = false;
+        c->state = CONN_BLOCKED;
+        bufferevent_disable(c->bev, EV_READ);
+        return STEP_STOP;
+    case EXEC_CLOSE:
+        conn_finish_frame(c);
+        return conn_close_after_write(c);
+    case EXEC_DONE:
+    default:
+        conn_finish_frame(c);
+        return STEP_NEXT;
+    }
+}
+
+/* Answers an oversized value with E2BIG and arranges to discard the value as it arrives. */
+static enum step conn_value_too_big(struct conn *c, struct evbuffer *in, const struct bin_header *h)
+{
+    size_t head = BIN_HEADER_LEN + (size_t)h->extlen + h->keylen;
+    if (evbuffer_get_length(in) < head) {
+        conn_set_read_lowat(c, head);
+        return STEP_NEED_MORE;
+    }
+    const uint8_t *p = evbuffer_pullup(in, (ssize_t)head);
+    if ((h->opcode == BIN_CMD_SET || h->opcode == BIN_CMD_SETQ) && h->keylen > 0 &&
+        h->keylen <= BIN_KEY_MAX) {
+        /* As memcached does: a failed SET must not leave the old value readable. */
+        struct engine *e = c->worker->fe->engine;
+        engine_status s =
+            e->ops->remove(e, &c->cookie, p + BIN_HEADER_LEN + h->extlen, h->keylen, 0);
+        (void)s; /* a missing key is fine; the memory engine never blocks here */
+    }
+    resp_error(c, h, BIN_STATUS_E2BIG);
+    evbuffer_drain(in, head);
+    stats_add(&c->worker->stats, STATS_bytes_read, head);
+    c->swallow = (uint64_t)h->bodylen - h->extlen - h->keylen;
+    return STEP_NEXT;
+}
+
+/* Discards swallowed bytes; STEP_NEED_MORE while some are still to come. */
+static enum step conn_swallow(struct conn *c, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    size_t n = len < c->swallow ? len : (size_t)c->swallow;
+    evbuffer_drain(in, n);
+    stats_add(&c->worker->stats, STATS_bytes_read, n);
+    c->swallow -= n;
+    if (c->swallow > 0) {
+        conn_set_read_lowat(c, 1);
+        return STEP_NEED_MORE;
+    }
+    return STEP_NEXT;
+}
+
+/* Validates a complete frame, loads it into the cookie and runs it. */
+static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struct bin_header *h)
+{
+    size_t head = BIN_HEADER_LEN + (size_t)h->extlen + h->keylen;
+    const uint8_t *p = evbuffer_pullup(in, (ssize_t)head);
+    struct bin_request r;
+    bin_request_init(&r, h, p + BIN_HEADER_LEN);
+    enum bin_status st = bin_validate(&r);
+    if (st == BIN_STATUS_UNKNOWN_COMMAND) {
+        /* Unknown opcodes are answered and skipped; the connection stays usable. */
+        resp_error(c, h, st);
+        evbuffer_drain(in, BIN_HEADER_LEN + (size_t)h->bodylen);
+        stats_add(&c->worker->stats, STATS_bytes_read, BIN_HEADER_LEN + (size_t)h->bodylen);
+        return STEP_NEXT;
+    }
+    if (st != BIN_STATUS_SUCCESS) {
+        /* A malformed request: say so, then close, as the shape cannot be trusted. */
+        log_debug("conn: %s: invalid request shape", bin_opcode_name(h->opcode));
+        resp_error(c, h, st);
+        return conn_close_after_write(c);
+    }
+    cookie_load(&c->cookie, &r);
+    evbuffer_drain(in, head);
+    stats_add(&c->worker->stats, STATS_bytes_read, head);
+    return conn_execute(c);
+}
+
+/* Advances the connection by at most one frame. */
+static enum step conn_step(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (c->swallow > 0)
+        return conn_swallow(c, in);
+    size_t len = evbuffer_get_length(in);
+    if (len < BIN_HEADER_LEN) {
+        conn_set_read_lowat(c, BIN_HEADER_LEN);
+        return STEP_NEED_MORE;
+    }
+    uint8_t raw[BIN_HEADER_LEN];
+    evbuffer_copyout(in, raw, sizeof(raw));
+    struct bin_header h;
+    bin_header_decode(raw, &h);
+    const struct config *cfg = conn_cfg(c);
+    enum bin_header_verdict v =
+        bin_header_check(&h, c->worker->fe->frame_limit, (uint32_t)cfg->item_size_max);
+    if (v == BIN_HDR_VALUE_TOO_BIG)
+        return conn_value_too_big(c, in, &h);
+    if (v != BIN_HDR_OK) {
+        log_debug("conn: closing: bad header (%s)", bin_header_verdict_str(v));
+        conn_close(c);
+        return STEP_FREED;
+    }
+    size_t frame = BIN_HEADER_LEN + (size_t)h.bodylen;
+    if (len < frame) {
+        conn_set_read_lowat(c, frame);
+        return STEP_NEED_MORE;
+    }
+    conn_set_read_lowat(c, BIN_HEADER_LEN);
+    return conn_run_frame(c, in, &h);
+}
+
+/* True when the output queue is over the limit; then the connection waits for it to drain. */
+static bool conn_send_full(struct conn *c)
+{
+    size_t limit = conn_cfg(c)->max_send_queue;
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= limit)
+        return false;
+    c->state = CONN_SEND_WAIT;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_setwatermark(c->bev, EV_WRITE, limit / 2, 0);
+    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    return true;
+}
+
+/* Runs up to reqs_per_event frames, then yields if input remains. */
+static void conn_process(struct conn *c)
+{
+    int budget = conn_cfg(c)->reqs_per_event;
+    for (int n = 0; n < budget; n++) {
+        if (c->state != CONN_RUNNING || conn_send_full(c))
+            return;
+        switch (conn_step(c)) {
+        case STEP_NEXT:
+            continue;
+        case STEP_NEED_MORE:
+            /* The peer sent everything it will: answer what came, then close. */
+            if (c->peer_eof)
+                conn_close_after_write(c);
+            return;
+        case STEP_STOP:
+        case STEP_FREED:
+            return;
+        }
+    }
+    /* Budget spent: let the loop poll other sockets before continuing. */
+    stats_add(&c->worker->stats, STATS_conn_yields, 1);
+    static const struct timeval zero = {0, 0};
+    evtimer_add(c->resume, &zero);
+}
+
+/* Picks the protocol from the first byte; only binary exists so far. */
+static bool conn_choose_protocol(struct conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    uint8_t first;
+    if (evbuffer_copyout(in, &first, 1) != 1)
+        return true;
+    c->protocol_chosen = true;
+    if (first == BIN_MAGIC_REQUEST)
+        return true;
+    log_debug("conn: closing: first byte 0x%02x is not a binary request", first);
+    conn_close(c);
+    return false;
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    if (!c->protocol_chosen && !conn_choose_protocol(c))
+        return;
+    conn_process(c);
+}
+
+static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn_process(arg);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct conn *c = arg;
+    /* The write callback is only installed while waiting for the output to drain. */
+    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    if (c->state == CONN_CLOSE_AFTER) {
+        conn_close(c);
+        return;
+    }
+    if (c->state == CONN_SEND_WAIT) {
+        c->state = CONN_RUNNING;
+        if (!c->peer_eof)
+            bufferevent_enable(c->bev, EV_READ);
+        conn_process(c);
+    }
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct conn *c = arg;
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state != CONN_CLOSE_AFTER) {
+        /* A half-closed peer still gets the replies to what it sent. */
+        log_debug("conn: end of input from peer");
+        c->peer_eof = true;
+        bufferevent_disable(c->bev, EV_READ);
+        if (c->state == CONN_RUNNING)
+            conn_process(c);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        log_debug("conn: closed (%s)", (what & BEV_EVENT_ERROR) ? "error" : "eof");
+        conn_close(c);
+    }
+}
+
+void conn_resume_cookie(struct cookie *ck, engine_status status)
+{
+    struct conn *c = ck->conn;
+    ck->blocked = false;
+    if (c->bev == NULL) {
+        /* Closed while blocked: the completion is discarded with the connection. */
+        conn_free(c);
+        return;
+    }
+    ck->notified = status;
+    ck->ready = true;
+    c->state = CONN_RUNNING;
+    if (!c->peer_eof)
+        bufferevent_enable(c->bev, EV_READ);
+    if (conn_execute(c) == STEP_NEXT)
+        conn_process(c);
+}

@@ -1,0 +1,51 @@
+/*
+ * A client connection on a worker: one bufferevent, the binary read path
+ * (watermarks, header check, frame assembly, yielding), the send-queue limit
+ * and the connection's cookie. Every function here runs on the owning
+ * worker's thread.
+ */
+#ifndef BASALT_FRONTEND_CONN_H
+#define BASALT_FRONTEND_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frontend/cookie.h"
+
+struct bufferevent;
+struct event;
+struct worker;
+
+enum conn_state {
+    CONN_RUNNING,     /* reading frames and running commands */
+    CONN_BLOCKED,     /* the cookie waits for the engine */
+    CONN_SEND_WAIT,   /* too much output queued: wait for it to drain */
+    CONN_CLOSE_AFTER, /* send what is queued, then close */
+};
+
+struct conn {
+    struct worker *worker; /* borrowed */
+    struct bufferevent *bev;
+    struct event *resume;     /* zero-timeout timer: continue after a yield */
+    struct conn *prev, *next; /* the worker's list */
+    struct cookie cookie;
+    enum conn_state state;
+    bool protocol_chosen; /* the first byte has been seen */
+    bool peer_eof;        /* the peer will send nothing more */
+    uint64_t swallow;     /* bytes of an oversized value still to discard */
+    size_t read_lowat;    /* the read low watermark currently set */
+};
+
+/* Creates a connection for an accepted socket on worker w; NULL on failure (fd untouched). */
+struct conn *conn_create(struct worker *w, int fd);
+
+/* Closes and frees a connection now (queued output is dropped). */
+void conn_close(struct conn *c);
+
+/* Closes every connection of a worker (shutdown). */
+void conn_close_all(struct worker *w);
+
+/* Continues a connection whose cookie the engine notified; runs on the worker. */
+void conn_resume_cookie(struct cookie *ck, engine_status status);
+
+#endif

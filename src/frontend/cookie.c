@@ -1,0 +1,30 @@
+/* Cookie set-up and reset; runs on the owning connection's worker thread. */
+#include "frontend/cookie.h"
+
+#include <string.h>
+
+void cookie_load(struct cookie *ck, const struct bin_request *r)
+{
+    size_t ext = r->h.extlen, key = r->h.keylen;
+    /* Validation guarantees the sizes; the packet holds the largest valid request. */
+    memcpy(ck->packet + BIN_HEADER_LEN, r->extras, ext);
+    memcpy(ck->packet + BIN_HEADER_LEN + ext, r->key, key);
+    ck->req = *r;
+    ck->req.extras = ck->packet + BIN_HEADER_LEN;
+    ck->req.key = ck->packet + BIN_HEADER_LEN + ext;
+    ck->value_left = r->vallen;
+    ck->blocked = false;
+    ck->ready = false;
+    ck->notified = ENGINE_SUCCESS;
+}
+
+void cookie_reset(struct cookie *ck)
+{
+    if (ck->item != NULL) {
+        item_unref(ck->item);
+        ck->item = NULL;
+    }
+    ck->engine_private = NULL;
+    ck->blocked = false;
+    ck->ready = false;
+}

@@ -1,0 +1,43 @@
+/*
+ * The cookie: the context of one command on a connection. It holds a private
+ * copy of the request's header, extras and key (so the input buffer may move
+ * while the command waits), the engine's private slot, and the state that
+ * lets a command stop on ENGINE_EWOULDBLOCK and run again when the engine
+ * notifies. A connection runs one cookie at a time; the struct is
+ * self-contained so a connection could later hold several.
+ * Owned by its connection; used only on the connection's worker thread,
+ * except that the engine may pass the pointer back through notify.
+ */
+#ifndef BASALT_FRONTEND_COOKIE_H
+#define BASALT_FRONTEND_COOKIE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "protocol/binary.h"
+
+/* Header + the largest valid extras (20, incr/decr) + the largest key, rounded up. */
+#define COOKIE_PACKET_MAX (BIN_HEADER_LEN + 32 + BIN_KEY_MAX)
+
+struct conn;
+
+struct cookie {
+    struct conn *conn;      /* the owning connection (borrowed) */
+    struct bin_request req; /* extras and key point into packet */
+    uint8_t packet[COOKIE_PACKET_MAX];
+    uint32_t value_left;    /* value bytes of this frame still at the input's head */
+    struct item *item;      /* an item being built or stored (owned reference) or NULL */
+    void *engine_private;   /* the engine's slot (engine_host get/set_private) */
+    engine_status notified; /* the status the engine's notify delivered */
+    bool blocked;           /* waiting for the engine's notify */
+    bool ready;             /* notify arrived: re-run the executor */
+};
+
+/* Loads a validated request into the cookie: copies header, extras and key into its packet. */
+void cookie_load(struct cookie *ck, const struct bin_request *r);
+
+/* Forgets the command: drops the item reference and the engine slot, keeps conn. */
+void cookie_reset(struct cookie *ck);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * Helpers shared by the executor files (exec.c, exec_store.c, exec_admin.c).
+ * Worker thread only.
+ */
+#ifndef BASALT_FRONTEND_EXEC_INTERNAL_H
+#define BASALT_FRONTEND_EXEC_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "frontend/exec.h"
+#include "stats/stats.h"
+
+/* The engine behind the cookie's connection. */
+struct engine *exec_engine(const struct cookie *ck);
+
+/* Counts one event on the worker's counters. */
+void exec_count(const struct cookie *ck, enum stats_counter c);
+
+/* Converts a wire expiration to server time. */
+rel_time_t exec_expiry(uint32_t wire);
+
+/* True for the quiet opcodes. */
+bool exec_quiet(const struct cookie *ck);
+
+/* Common ending: EWOULDBLOCK waits; an error is sent; success is sent unless quiet. */
+enum exec_result exec_reply(struct cookie *ck, engine_status s, uint64_t cas);
+
+/* Executors defined outside exec.c. */
+enum exec_result exec_store(struct cookie *ck);
+enum exec_result exec_noop(struct cookie *ck);
+enum exec_result exec_quit(struct cookie *ck);
+enum exec_result exec_flush(struct cookie *ck);
+enum exec_result exec_version(struct cookie *ck);
+enum exec_result exec_verbosity(struct cookie *ck);
+enum exec_result exec_stat(struct cookie *ck);
+
+#endif

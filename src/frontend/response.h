@@ -1,0 +1,40 @@
+/*
+ * Binary responses: header, extras, key and value appended to a connection's
+ * output. Small parts are copied; a value of at least send_buffer_threshold
+ * bytes that lives in an item is passed by reference (evbuffer_add_reference)
+ * with a cleanup that drops the item reference once libevent has sent it.
+ * Runs on the connection's worker thread.
+ */
+#ifndef BASALT_FRONTEND_RESPONSE_H
+#define BASALT_FRONTEND_RESPONSE_H
+
+#include <stdint.h>
+
+#include "engine/item.h"
+#include "protocol/binary.h"
+
+struct conn;
+
+struct resp {
+    uint16_t status;
+    const void *extras;
+    uint8_t extlen;
+    const void *key;
+    uint16_t keylen;
+    const void *value;
+    uint32_t vallen;
+    struct item
+        *item; /* the value lives in this item (borrowed; referenced if sent by reference) */
+    uint64_t cas;
+};
+
+/* Appends one response to request req (same opcode and opaque). */
+void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r);
+
+/* Appends an error response whose body is the status text, as memcached sends it. */
+void resp_error(struct conn *c, const struct bin_header *req, uint16_t status);
+
+/* Appends an empty response with a status and CAS. */
+void resp_status(struct conn *c, const struct bin_header *req, uint16_t status, uint64_t cas);
+
+#endif

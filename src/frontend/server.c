@@ -1,0 +1,238 @@
+/*
+ * The front-end object: listeners on the main thread, the workers, the
+ * engine host callbacks and the stats that span threads. frontend_create and
+ * frontend_destroy run on the main thread; the accept callback runs on the
+ * main thread's loop; the stats functions run on whichever worker answers a
+ * STAT; the host callbacks run on any thread.
+ */
+#include "frontend/frontend.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "frontend/conn.h"
+#include "frontend/server.h"
+#include "frontend/worker.h"
+
+struct notify_msg {
+    struct cookie *cookie;
+    engine_status status;
+};
+
+/* Inbox closure: the engine's completion arrives on the cookie's worker. */
+static void host_notify_run(void *arg)
+{
+    struct notify_msg *m = arg;
+    struct cookie *ck = m->cookie;
+    engine_status status = m->status;
+    free(m);
+    conn_resume_cookie(ck, status);
+}
+
+/* Never runs the command inline, even on the worker itself: order is kept by the inbox. */
+static void host_notify(const void *cookie, engine_status status)
+{
+    struct cookie *ck = (struct cookie *)cookie;
+    struct notify_msg *m = malloc(sizeof(*m));
+    if (m == NULL) {
+        log_warn("notify: out of memory; a blocked command is lost");
+        return;
+    }
+    m->cookie = ck;
+    m->status = status;
+    if (inbox_post(ck->conn->worker->inbox, host_notify_run, m) != 0) {
+        log_warn("notify: out of memory; a blocked command is lost");
+        free(m);
+    }
+}
+
+static void *host_get_private(const void *cookie)
+{
+    return ((const struct cookie *)cookie)->engine_private;
+}
+
+static void host_set_private(const void *cookie, void *data)
+{
+    ((struct cookie *)cookie)->engine_private = data;
+}
+
+static const struct engine_host frontend_host = {
+    .notify = host_notify,
+    .get_private = host_get_private,
+    .set_private = host_set_private,
+};
+
+const struct engine_host *frontend_engine_host(void)
+{
+    return &frontend_host;
+}
+
+static void server_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
+                          int len, void *arg)
+{
+    struct frontend *fe = arg;
+    atomic_fetch_add(&fe->total_connections, 1);
+    if (atomic_load(&fe->curr_connections) >= (uint64_t)fe->cfg->maxconns) {
+        atomic_fetch_add(&fe->rejected_connections, 1);
+        close(fd);
+        return;
+    }
+    atomic_fetch_add(&fe->curr_connections, 1);
+    int one = 1;
+    /* Replies are small and latency-bound: never wait to coalesce them. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct worker *w = fe->workers[fe->next_worker++ % (unsigned)fe->nworkers];
+    worker_hand_over(w, fd);
+}
+
+static void server_accept_error(struct evconnlistener *l, void *arg)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    log_warn("accept: %s", evutil_socket_error_to_string(err));
+}
+
+/* Splits "host", "host:port", "[v6]" or "[v6]:port"; port stays as given when absent. */
+static int server_split_addr(const char *spec, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    const char *h = spec;
+    size_t n;
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (end == NULL)
+            return -1;
+        h = spec + 1;
+        n = (size_t)(end - h);
+        colon = end[1] == ':' ? end + 1 : NULL;
+    } else {
+        colon = strchr(spec, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL)
+            colon = NULL; /* a bare IPv6 address */
+        n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
+    }
+    if (n == 0 || n >= hostlen)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (colon != NULL) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (*end != '\0' || p < 0 || p > 65535)
+            return -1;
+        *port = (int)p;
+    }
+    return 0;
+}
+
+static int server_listen_one(struct frontend *fe, const char *spec, char *err, size_t errlen)
+{
+    char host[CONFIG_ADDR_LEN], portstr[8];
+    int port = fe->cfg->port;
+    if (server_split_addr(spec, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "-l %s: not an address", spec);
+        return -1;
+    }
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct evutil_addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = EVUTIL_AI_PASSIVE};
+    struct evutil_addrinfo *ai = NULL;
+    if (evutil_getaddrinfo(host, portstr, &hints, &ai) != 0 || ai == NULL) {
+        snprintf(err, errlen, "-l %s: cannot resolve", spec);
+        return -1;
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *l = evconnlistener_new_bind(fe->main_base, server_accept, fe, flags,
+                                                       1024, ai->ai_addr, (int)ai->ai_addrlen);
+    int saved = errno;
+    evutil_freeaddrinfo(ai);
+    if (l == NULL) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", host, port, strerror(saved));
+        return -1;
+    }
+    evconnlistener_set_error_cb(l, server_accept_error);
+    fe->listeners[fe->nlisteners++] = l;
+    if (fe->nlisteners == 1) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sl);
+        fe->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return 0;
+}
+
+static int server_start_workers(struct frontend *fe, char *err, size_t errlen)
+{
+    fe->workers = calloc((size_t)fe->cfg->threads, sizeof(*fe->workers));
+    if (fe->workers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < fe->cfg->threads; i++) {
+        struct worker *w = worker_create(fe, i);
+        if (w == NULL || worker_start(w) != 0) {
+            worker_destroy(&w);
+            snprintf(err, errlen, "cannot start worker thread %d", i);
+            return -1;
+        }
+        fe->workers[fe->nworkers++] = w;
+    }
+    return 0;
+}
+
+struct frontend *frontend_create(const struct config *cfg, struct engine *engine,
+                                 struct event_base *main_base, char *err, size_t errlen)
+{
+    struct frontend *fe = calloc(1, sizeof(*fe));
+    if (fe == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    fe->cfg = cfg;
+    fe->engine = engine;
+    fe->main_base = main_base;
+    fe->frame_limit = (uint32_t)config_frame_limit(cfg);
+    pthread_mutex_init(&fe->reset_lock, NULL);
+    if (server_start_workers(fe, err, errlen) != 0) {
+        frontend_destroy(&fe);
+        return NULL;
+    }
+    for (int i = 0; i < cfg->nlisten; i++) {
+        if (server_listen_one(fe, cfg->listen[i], err, errlen) != 0) {
+            frontend_destroy(&fe);
+            return NULL;
+        }
+    }
+    return fe;
+}
+
+int frontend_port(const struct frontend *fe)
+{
+    return fe->port;
+}
+
+void frontend_destroy(struct frontend **fep)
+{
+    struct frontend *fe = *fep;
+    if (fe == NULL)
+        return;
+    for (int i = 0; i < fe->nlisteners; i++)
+        evconnlistener_free(fe->listeners[i]);
+    for (int i = 0; i < fe->nworkers; i++)
+        worker_stop(fe->workers[i]);
+    for (int i = 0; i < fe->nworkers; i++)
+        worker_destroy(&fe->workers[i]);
+    free(fe->workers);
+    pthread_mutex_destroy(&fe->reset_lock);
+    free(fe);
+    *fep = NULL;
+}

@@ -1,0 +1,115 @@
+/*
+ * Worker threads. worker_create/start/stop/destroy and worker_hand_over run
+ * on the main thread; everything reached from worker_main runs on the worker
+ * itself, including the closures its inbox delivers.
+ */
+#include "frontend/worker.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "frontend/conn.h"
+#include "frontend/server.h"
+
+struct worker *worker_create(struct frontend *fe, int id)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->fe = fe;
+    w->id = id;
+    w->base = event_base_new();
+    if (w->base == NULL) {
+        worker_destroy(&w);
+        return NULL;
+    }
+    w->inbox = inbox_create(w->base, fe->cfg->inbox_batch);
+    if (w->inbox == NULL) {
+        worker_destroy(&w);
+        return NULL;
+    }
+    return w;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    log_debug("worker %d: running", w->id);
+    /* The loop must survive having no connections: the inbox wakes it. */
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    log_debug("worker %d: stopped", w->id);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+struct hand_over {
+    struct worker *w;
+    int fd;
+};
+
+/* Inbox closure: the socket arrives on the worker and becomes a connection. */
+static void worker_new_conn(void *arg)
+{
+    struct hand_over *h = arg;
+    struct worker *w = h->w;
+    int fd = h->fd;
+    free(h);
+    if (w->stopping || conn_create(w, fd) == NULL) {
+        close(fd);
+        atomic_fetch_sub(&w->fe->curr_connections, 1);
+    }
+}
+
+void worker_hand_over(struct worker *w, int fd)
+{
+    struct hand_over *h = malloc(sizeof(*h));
+    if (h != NULL) {
+        h->w = w;
+        h->fd = fd;
+        if (inbox_post(w->inbox, worker_new_conn, h) == 0)
+            return;
+        free(h);
+    }
+    log_warn("worker %d: cannot hand over a connection: out of memory", w->id);
+    close(fd);
+    atomic_fetch_sub(&w->fe->curr_connections, 1);
+}
+
+/* Inbox closure: close every connection and leave the loop. */
+static void worker_shutdown(void *arg)
+{
+    struct worker *w = arg;
+    w->stopping = true;
+    conn_close_all(w);
+    event_base_loopbreak(w->base);
+}
+
+void worker_stop(struct worker *w)
+{
+    if (inbox_post(w->inbox, worker_shutdown, w) != 0) {
+        /* Without memory for a message, break the loop directly; destroy closes the rest. */
+        event_base_loopbreak(w->base);
+    }
+    pthread_join(w->thread, NULL);
+}
+
+void worker_destroy(struct worker **wp)
+{
+    struct worker *w = *wp;
+    if (w == NULL)
+        return;
+    w->stopping = true;
+    if (w->inbox != NULL)
+        inbox_destroy(&w->inbox);
+    conn_close_all(w);
+    if (w->base != NULL)
+        event_base_free(w->base);
+    free(w);
+    *wp = NULL;
+}

@@ -1,0 +1,45 @@
+/*
+ * A front-end worker: one thread running one libevent event_base, the
+ * connections handed to it, its inbox and its counters.
+ */
+#ifndef BASALT_FRONTEND_WORKER_H
+#define BASALT_FRONTEND_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "base/compiler.h"
+#include "frontend/inbox.h"
+#include "stats/stats.h"
+
+struct frontend;
+struct conn;
+struct event_base;
+
+struct worker {
+    int id;
+    struct frontend *fe; /* borrowed */
+    pthread_t thread;
+    struct event_base *base;
+    struct inbox *inbox;
+    struct stats_thread stats;
+    struct conn *conns; /* every live connection of this worker (conn.c's list) */
+    bool stopping;
+};
+
+/* Creates a worker (not started); NULL on failure. */
+struct worker *worker_create(struct frontend *fe, int id) WARN_UNUSED;
+
+/* Starts the worker's thread. */
+int worker_start(struct worker *w) WARN_UNUSED;
+
+/* Hands an accepted socket to the worker through its inbox; on failure closes fd. Main thread. */
+void worker_hand_over(struct worker *w, int fd);
+
+/* Asks the worker to close its connections and leave its loop, then joins it. Main thread. */
+void worker_stop(struct worker *w);
+
+/* Frees a stopped (or never started) worker; *w = NULL. */
+void worker_destroy(struct worker **w);
+
+#endif
