@@ -100,12 +100,12 @@ void bin_header_encode(const struct bin_header *h, uint8_t raw[BIN_HEADER_LEN]);
 
 /* What the read path does with a header, before any body byte is looked at. */
 enum bin_header_verdict {
-    BIN_HDR_OK,              /* read the whole frame, then validate it */
-    BIN_HDR_BAD_MAGIC,       /* close without reply */
-    BIN_HDR_BAD_LENGTHS,     /* extlen + keylen > bodylen: close without reply */
-    BIN_HDR_TOO_BIG,         /* 24 + bodylen above the frame limit: close without reply */
-    BIN_HDR_VALUE_TOO_BIG,   /* storage opcode whose value is above the item size max:
-                                answer E2BIG and skip the value without buffering it */
+    BIN_HDR_OK,            /* read the whole frame, then validate it */
+    BIN_HDR_BAD_MAGIC,     /* close without reply */
+    BIN_HDR_BAD_LENGTHS,   /* extlen + keylen > bodylen: close without reply */
+    BIN_HDR_TOO_BIG,       /* 24 + bodylen above the frame limit: close without reply */
+    BIN_HDR_VALUE_TOO_BIG, /* storage opcode whose value is above the item size max:
+                              answer E2BIG and skip the value without buffering it */
 };
 
 /* Returns a short name for a verdict. */
@@ -126,7 +126,11 @@ struct bin_request {
     uint32_t vallen;       /* bodylen - extlen - keylen */
 };
 
-/* Fills the derived fields of *r from its header and body pointer (extras, then key). */
+/*
+ * Fills the derived fields of *r from its header and body pointer (extras, then key).
+ * The header must have passed bin_header_check (asserted); body may be NULL when
+ * extlen and keylen are 0.
+ */
 void bin_request_init(struct bin_request *r, const struct bin_header *h, const uint8_t *body);
 
 /*
@@ -140,8 +144,10 @@ enum bin_status bin_validate(const struct bin_request *r);
 /* Opcode properties, from the same table. */
 enum bin_op_flag {
     BIN_OP_KNOWN = 1 << 0,
-    BIN_OP_QUIET = 1 << 1,   /* success replies suppressed (GETQ/GETKQ/GATQ/GATKQ: misses too) */
-    BIN_OP_STORAGE = 1 << 2, /* carries a value: SET/ADD/REPLACE/APPEND/PREPEND and quiet forms */
+    /* Quiet form: success replies suppressed; for GETQ/GETKQ/GATQ/GATKQ the misses
+       are suppressed instead and hits are still sent. Errors are always sent. */
+    BIN_OP_QUIET = 1 << 1,
+    BIN_OP_STORAGE = 1 << 2,  /* carries a value: SET/ADD/REPLACE/APPEND/PREPEND and quiet forms */
     BIN_OP_WITH_KEY = 1 << 3, /* the reply carries the key (GETK, GETKQ, GATK, GATKQ) */
 };
 
@@ -194,10 +200,13 @@ struct bin_arith_extras {
     uint32_t exptime;
 };
 
-/* Decoders for validated requests (the extras length has been checked). */
+/*
+ * Decoders for validated requests. Extras of any other length decode as zeros
+ * (so APPEND/PREPEND read flags 0, exptime 0).
+ */
 void bin_store_extras_decode(const struct bin_request *r, struct bin_store_extras *out);
 void bin_arith_extras_decode(const struct bin_request *r, struct bin_arith_extras *out);
-/* TOUCH/GAT*/FLUSH/VERBOSITY: the single 4-byte extra, or 0 when there are no extras. */
+/* TOUCH, GAT family, FLUSH, VERBOSITY: the single 4-byte extra, or 0 when there are no extras. */
 uint32_t bin_u32_extra(const struct bin_request *r);
 
 #endif
