@@ -15,16 +15,18 @@
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_ADDR_LEN 256
 #define CONFIG_NAME_LEN 64
+#define CONFIG_THREADS_MAX 256     /* -t upper bound: size per-worker arrays with it */
+#define CONFIG_FRAME_OVERHEAD 1024 /* config_frame_limit() = item_size_max + this */
 
 struct config {
     int port;                                        /* -p, default 11211 */
     char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* -l a,b: addresses, default 127.0.0.1 */
     int nlisten;
-    int threads;            /* -t, default 4, 1..256 */
-    size_t memory_limit;    /* -m in bytes, default 64 MiB */
-    int maxconns;           /* -c, default 1024 */
-    size_t item_size_max;   /* -I with k/m suffix, default 1 MiB; 1 KiB..1 GiB; <= memory_limit/2 */
-    int verbose;            /* -v count */
+    int threads;          /* -t, default 4, 1..256 */
+    size_t memory_limit;  /* -m in bytes, default 64 MiB */
+    int maxconns;         /* -c, default 1024 */
+    size_t item_size_max; /* -I with k/m suffix, default 1 MiB; 1 KiB..1 GiB; <= memory_limit/2 */
+    int verbose;          /* -v count */
     char user[CONFIG_NAME_LEN]; /* -u, accepted and recorded */
     /* -o key=value extended settings */
     int reqs_per_event;           /* default 20 */
@@ -47,12 +49,23 @@ void config_defaults(struct config *c);
  * Parses argv (memcached's flags, -o key=value[,key=value], --help,
  * --version) into *c, starting from the defaults. Help and version text go to
  * out. On CONFIG_ERROR err holds one line without a newline.
+ * *c holds the parsed settings only on CONFIG_RUN, the defaults otherwise.
+ * Nothing is written to stderr and argv is not modified. Uses getopt's
+ * globals: main thread only; may be called again (tests do).
  */
 enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, char *err,
                                 size_t errlen) WARN_UNUSED;
 
 /* The frame limit derived from the item size max (item_size_max + 1 KiB). */
 size_t config_frame_limit(const struct config *c);
+
+/*
+ * Splits listen address i (0 <= i < c->nlisten) into the host, without IPv6
+ * brackets, and the port: the address's own ("host:port", "[::1]:port") or
+ * else c->port. Returns 0, or -1 when i is out of range or host is too small.
+ */
+int config_listen_addr(const struct config *c, int i, char *host, size_t hostlen,
+                       int *port) WARN_UNUSED;
 
 /* Calls fn once per setting with memcached-style names ("maxbytes", "tcpport", ...). */
 void config_foreach(const struct config *c,
