@@ -100,44 +100,12 @@ static void server_accept_error(struct evconnlistener *l, void *arg)
     log_warn("accept: %s", evutil_socket_error_to_string(err));
 }
 
-/* Splits "host", "host:port", "[v6]" or "[v6]:port"; port stays as given when absent. */
-static int server_split_addr(const char *spec, char *host, size_t hostlen, int *port)
-{
-    const char *colon;
-    const char *h = spec;
-    size_t n;
-    if (spec[0] == '[') {
-        const char *end = strchr(spec, ']');
-        if (end == NULL)
-            return -1;
-        h = spec + 1;
-        n = (size_t)(end - h);
-        colon = end[1] == ':' ? end + 1 : NULL;
-    } else {
-        colon = strchr(spec, ':');
-        if (colon != NULL && strchr(colon + 1, ':') != NULL)
-            colon = NULL; /* a bare IPv6 address */
-        n = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
-    }
-    if (n == 0 || n >= hostlen)
-        return -1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    if (colon != NULL) {
-        char *end;
-        long p = strtol(colon + 1, &end, 10);
-        if (*end != '\0' || p < 0 || p > 65535)
-            return -1;
-        *port = (int)p;
-    }
-    return 0;
-}
-
-static int server_listen_one(struct frontend *fe, const char *spec, char *err, size_t errlen)
+static int server_listen_one(struct frontend *fe, int i, char *err, size_t errlen)
 {
     char host[CONFIG_ADDR_LEN], portstr[8];
-    int port = fe->cfg->port;
-    if (server_split_addr(spec, host, sizeof(host), &port) != 0) {
+    const char *spec = fe->cfg->listen[i];
+    int port;
+    if (config_listen_addr(fe->cfg, i, host, sizeof(host), &port) != 0) {
         snprintf(err, errlen, "-l %s: not an address", spec);
         return -1;
     }
@@ -207,7 +175,7 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
         return NULL;
     }
     for (int i = 0; i < cfg->nlisten; i++) {
-        if (server_listen_one(fe, cfg->listen[i], err, errlen) != 0) {
+        if (server_listen_one(fe, i, err, errlen) != 0) {
             frontend_destroy(&fe);
             return NULL;
         }
