@@ -64,7 +64,7 @@ struct engine_arith {
 
 /* Counters an engine reports; the front-end prints them with memcached's names. */
 struct engine_stats {
-    uint64_t curr_items;
+    uint64_t curr_items; /* linked items, including expired ones not yet reclaimed */
     uint64_t total_items;
     uint64_t bytes; /* bytes of linked items, headers included */
     uint64_t evictions;
@@ -107,7 +107,8 @@ struct engine_ops {
     /*
      * Allocates an unlinked item the caller fills with nbytes of value
      * (item_value()) and then passes to store. *out is a new reference.
-     * ENGINE_E2BIG above the item size max, ENGINE_ENOMEM when no memory.
+     * ENGINE_E2BIG above the item size max, ENGINE_ENOMEM when no memory or
+     * when the item could never fit the engine's memory.
      */
     engine_status (*allocate)(struct engine *e, const void *cookie, const void *key, size_t nkey,
                               size_t nbytes, uint32_t flags, rel_time_t exptime, struct item **out);
@@ -118,7 +119,8 @@ struct engine_ops {
      * On success *cas_out is the new CAS. The caller keeps its reference.
      * ADD on an existing key: EEXISTS; REPLACE on a missing key: ENOENT;
      * APPEND/PREPEND on a missing key: NOT_STORED; the result above the item
-     * size max: E2BIG.
+     * size max: E2BIG. An item is stored at most once (again: EINVAL);
+     * cas_out may be NULL.
      */
     engine_status (*store)(struct engine *e, const void *cookie, struct item *it, uint64_t cas,
                            enum engine_store_op op, uint64_t *cas_out);
@@ -127,11 +129,17 @@ struct engine_ops {
     engine_status (*remove)(struct engine *e, const void *cookie, const void *key, size_t nkey,
                             uint64_t cas);
 
-    /* Increments or decrements a decimal value; *result is the new value, *cas_out the new CAS. */
+    /*
+     * Increments or decrements a decimal value; *result is the new value,
+     * *cas_out the new CAS (either may be NULL). A created item holds
+     * `initial` without the delta applied. A CAS on a missing key gives
+     * ENGINE_KEY_ENOENT even with create.
+     */
     engine_status (*arithmetic)(struct engine *e, const void *cookie, const void *key, size_t nkey,
                                 const struct engine_arith *a, uint64_t *result, uint64_t *cas_out);
 
-    /* Invalidates every item stored before server time when (0 = now). */
+    /* Invalidates every item stored before server time when (0 = now); replaces a pending delayed
+     * flush. */
     engine_status (*flush)(struct engine *e, const void *cookie, rel_time_t when);
 
     /* Fills *out with the engine's counters. */

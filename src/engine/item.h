@@ -5,8 +5,13 @@
  * Whoever holds a pointer holds a reference: engines hold one while the item
  * is linked (findable), the front-end holds one per reply that references the
  * value. The last item_unref() frees the block. Only the owning engine writes
- * the engine_* fields, under its own locks; everything else is immutable once
- * the item is stored (a new value is a new item).
+ * the engine_* fields and exptime (get_and_touch changes it), under its own
+ * locks, so nobody else may read those; everything else is immutable once the
+ * item is stored (a new value is a new item).
+ *
+ * sizeof(struct item) is rounded up past the start of data: a block for a
+ * small item is shorter than the struct, so never copy or initialise an item
+ * as a whole struct; use item_total_size().
  */
 #ifndef BASALT_ENGINE_ITEM_H
 #define BASALT_ENGINE_ITEM_H
@@ -24,7 +29,7 @@ struct item {
     struct item *engine_prev;  /* engine-private: LRU */
     struct item *engine_lnext; /* engine-private: LRU */
     uint64_t cas;
-    rel_time_t exptime; /* server time; 0 = never */
+    rel_time_t exptime; /* server time; 0 = never; engine-owned (see above) */
     uint32_t flags;     /* the client's opaque flags */
     uint32_t nbytes;    /* value length */
     atomic_uint refcount;
@@ -32,6 +37,8 @@ struct item {
     uint8_t engine_bits; /* engine-private flags */
     char data[];         /* key (nkey bytes), then value (nbytes) */
 };
+
+_Static_assert(offsetof(struct item, data) == 50, "the item header is 50 bytes");
 
 /* The bytes an item of this key and value length occupies, header included. */
 static inline size_t item_total_size(size_t nkey, size_t nbytes)
