@@ -14,7 +14,7 @@ build: deps
 	cmake --build $(RELEASE_DIR) -j$(JOBS)
 
 run: build
-	./$(RELEASE_DIR)/basalt -l 127.0.0.1 -p $(PORT)
+	./$(RELEASE_DIR)/src/basalt -l 127.0.0.1 -p $(PORT)
 
 asan: deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DBASALT_SANITIZE=ON -DBASALT_WERROR=ON

@@ -38,9 +38,6 @@ static int check_lines(char *out)
 static void test_memccapable(void **state)
 {
     struct server *s = *state;
-    if (strstr(MEMCCAPABLE, "NOTFOUND")) {
-        skip();
-    }
     char port[16];
     snprintf(port, sizeof(port), "%u", (unsigned)s->port);
     char *argv[] = {MEMCCAPABLE, "-h", "127.0.0.1", "-p", port, "-b", "-t", "5", NULL};
