@@ -23,6 +23,9 @@
 #include "frontend/server.h"
 #include "frontend/worker.h"
 
+/* How long accepts pause after running out of descriptors or memory. */
+#define SERVER_ACCEPT_BACKOFF_MS 50
+
 struct notify_msg {
     struct cookie *cookie;
     engine_status status;
@@ -81,8 +84,16 @@ static void server_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 {
     struct frontend *fe = arg;
     atomic_fetch_add(&fe->total_connections, 1);
+    if (fe->accept_backing_off) {
+        fe->accept_backing_off = false;
+        log_warn("accept: accepting connections again");
+    }
     if (atomic_load(&fe->curr_connections) >= (uint64_t)fe->cfg->maxconns) {
+        /* As memcached: text clients read why; binary clients just see the close. */
+        static const char msg[] = "ERROR Too many open connections\r\n";
         atomic_fetch_add(&fe->rejected_connections, 1);
+        ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)n; /* best effort: the socket is closed either way */
         close(fd);
         return;
     }
@@ -94,10 +105,35 @@ static void server_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     worker_hand_over(w, fd);
 }
 
+/* Listening again after an accept() failure that a retry cannot fix at once. */
+static void server_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct frontend *fe = arg;
+    for (int i = 0; i < fe->nlisteners; i++)
+        evconnlistener_enable(fe->listeners[i]);
+}
+
 static void server_accept_error(struct evconnlistener *l, void *arg)
 {
+    struct frontend *fe = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    log_warn("accept: %s", evutil_socket_error_to_string(err));
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        log_warn("accept: %s", evutil_socket_error_to_string(err));
+        return;
+    }
+    /*
+     * Out of descriptors or memory: the pending connection stays in the
+     * backlog and the listener would fire again at once. Stop listening for a
+     * while instead of spinning; connections closing meanwhile free room.
+     */
+    if (!fe->accept_backing_off)
+        log_warn("accept: %s; pausing accepts for %d ms at a time until it succeeds",
+                 evutil_socket_error_to_string(err), SERVER_ACCEPT_BACKOFF_MS);
+    fe->accept_backing_off = true;
+    for (int i = 0; i < fe->nlisteners; i++)
+        evconnlistener_disable(fe->listeners[i]);
+    static const struct timeval backoff = {0, SERVER_ACCEPT_BACKOFF_MS * 1000};
+    evtimer_add(fe->accept_resume, &backoff);
 }
 
 static int server_listen_one(struct frontend *fe, int i, char *err, size_t errlen)
@@ -170,6 +206,12 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
     fe->main_base = main_base;
     fe->frame_limit = (uint32_t)config_frame_limit(cfg);
     pthread_mutex_init(&fe->reset_lock, NULL);
+    fe->accept_resume = evtimer_new(main_base, server_accept_resume, fe);
+    if (fe->accept_resume == NULL) {
+        snprintf(err, errlen, "out of memory");
+        frontend_destroy(&fe);
+        return NULL;
+    }
     if (server_start_workers(fe, err, errlen) != 0) {
         frontend_destroy(&fe);
         return NULL;
@@ -195,6 +237,8 @@ void frontend_destroy(struct frontend **fep)
         return;
     for (int i = 0; i < fe->nlisteners; i++)
         evconnlistener_free(fe->listeners[i]);
+    if (fe->accept_resume != NULL)
+        event_free(fe->accept_resume);
     for (int i = 0; i < fe->nworkers; i++)
         worker_stop(fe->workers[i]);
     for (int i = 0; i < fe->nworkers; i++)

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -17,6 +18,7 @@
 
 struct worker;
 struct evconnlistener;
+struct event;
 
 struct frontend {
     const struct config *cfg; /* borrowed */
@@ -27,6 +29,8 @@ struct frontend {
     unsigned next_worker; /* round-robin; main thread only */
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
     int nlisteners;
+    struct event *accept_resume; /* re-enables the listeners after an accept() backoff */
+    bool accept_backing_off;     /* accept() failed for lack of resources; main thread only */
     int port;
     uint32_t frame_limit;
     atomic_uint_fast64_t curr_connections;
