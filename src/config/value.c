@@ -29,7 +29,7 @@ void config_errorf(char *err, size_t errlen, const char *fmt, ...)
 const char *config_quote(const char *s, struct config_quoted *q)
 {
     size_t n = 0;
-    for (; s[n] != '\0' && n < QUOTE_MAX; n++) {
+    for (; n < QUOTE_MAX && s[n] != '\0'; n++) {
         unsigned char ch = (unsigned char)s[n];
         /* The message must stay one printable line whatever argv held. */
         q->s[n] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
