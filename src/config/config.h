@@ -29,11 +29,13 @@ struct config {
     int verbose;          /* -v count */
     char user[CONFIG_NAME_LEN]; /* -u, accepted and recorded */
     /* -o key=value extended settings */
-    int reqs_per_event;           /* default 20 */
-    int inbox_batch;              /* default 10 */
-    size_t send_buffer_threshold; /* default 4096 */
-    size_t max_send_queue;        /* default 1 MiB */
-    char engine[CONFIG_NAME_LEN]; /* default "memory" */
+    int reqs_per_event;             /* default 20 */
+    int inbox_batch;                /* default 10 */
+    size_t send_buffer_threshold;   /* default 4096 */
+    size_t max_send_queue;          /* default 1 MiB */
+    char engine[CONFIG_NAME_LEN];   /* default "memory" */
+    char protocol[CONFIG_NAME_LEN]; /* -B auto|binary|ascii, default "auto" */
+    bool enable_shutdown;           /* -A: the text `shutdown` command stops the server */
 };
 
 enum config_result {

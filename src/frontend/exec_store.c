@@ -31,30 +31,26 @@ static enum engine_store_op exec_store_op(uint8_t opcode)
     }
 }
 
-/* Allocates the item and moves the value into it from the input buffer. */
-static engine_status exec_store_fill(struct cookie *ck)
+engine_status exec_store_fill(struct cookie *ck, const struct exec_store_args *a)
 {
-    struct bin_store_extras x = {0, 0};
-    if (ck->req.h.extlen == 8)
-        bin_store_extras_decode(&ck->req, &x);
     struct engine *e = exec_engine(ck);
-    engine_status s = e->ops->allocate(e, ck, ck->req.key, ck->req.h.keylen, ck->req.vallen,
-                                       x.flags, exec_expiry(x.exptime), &ck->item);
+    engine_status s =
+        e->ops->allocate(e, ck, a->key, a->nkey, a->vallen, a->flags, a->exptime, &ck->item);
     if (s != ENGINE_SUCCESS)
         return s;
     struct evbuffer *in = bufferevent_get_input(ck->conn->bev);
-    if (ck->req.vallen > 0)
-        evbuffer_remove(in, item_value(ck->item), ck->req.vallen);
-    stats_add(&ck->conn->worker->stats, STATS_bytes_read, ck->req.vallen);
-    ck->value_left = 0;
+    if (a->vallen > 0)
+        evbuffer_remove(in, item_value(ck->item), a->vallen);
+    stats_add(&ck->conn->worker->stats, STATS_bytes_read, a->vallen);
+    ck->value_left -= a->vallen;
     return ENGINE_SUCCESS;
 }
 
 /* Counts the outcome of a store for the cas_* stats. */
-static void exec_store_count(struct cookie *ck, engine_status s)
+static void exec_store_count(struct cookie *ck, uint64_t cas, engine_status s)
 {
     exec_count(ck, STATS_cmd_set);
-    if (ck->req.h.cas == 0)
+    if (cas == 0)
         return;
     if (s == ENGINE_SUCCESS)
         exec_count(ck, STATS_cas_hits);
@@ -64,20 +60,42 @@ static void exec_store_count(struct cookie *ck, engine_status s)
         exec_count(ck, STATS_cas_misses);
 }
 
+engine_status exec_store_commit(struct cookie *ck, const struct exec_store_args *a,
+                                uint64_t *cas_out)
+{
+    struct engine *e = exec_engine(ck);
+    engine_status s = e->ops->store(e, ck, ck->item, a->cas, a->op, cas_out);
+    if (s != ENGINE_EWOULDBLOCK)
+        exec_store_count(ck, a->cas, s);
+    return s;
+}
+
 enum exec_result exec_store(struct cookie *ck)
 {
+    struct bin_store_extras x = {0, 0};
+    if (ck->req.h.extlen == 8)
+        bin_store_extras_decode(&ck->req, &x);
+    struct exec_store_args a = {
+        .key = ck->req.key,
+        .nkey = ck->req.h.keylen,
+        .vallen = ck->req.vallen,
+        .flags = x.flags,
+        .exptime = exec_expiry(x.exptime),
+        .cas = ck->req.h.cas,
+        .op = exec_store_op(ck->req.h.opcode),
+    };
     engine_status s = ENGINE_SUCCESS;
     if (ck->item == NULL)
-        s = exec_store_fill(ck);
+        s = exec_store_fill(ck, &a);
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
     uint64_t cas = 0;
     if (s == ENGINE_SUCCESS) {
-        struct engine *e = exec_engine(ck);
-        s = e->ops->store(e, ck, ck->item, ck->req.h.cas, exec_store_op(ck->req.h.opcode), &cas);
+        s = exec_store_commit(ck, &a, &cas);
         if (s == ENGINE_EWOULDBLOCK)
             return EXEC_WOULDBLOCK;
+    } else {
+        exec_store_count(ck, a.cas, s);
     }
-    exec_store_count(ck, s);
     return exec_reply(ck, s, cas);
 }

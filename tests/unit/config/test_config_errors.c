@@ -98,6 +98,7 @@ static const struct bad_case bad_cases[] = {
     {{"-o", "max_send_queue=4095"}, "-o max_send_queue: must be between 4k and 1g, got 4095"},
     {{"-o", "engine=nope"}, "-o engine: unknown value 'nope' (known: memory)"},
     {{"-o", "engine=Memory"}, "-o engine: unknown value 'Memory' (known: memory)"},
+    {{"-B", "text"}, "-B: unknown value 'text' (known: auto, binary, ascii)"},
     {{"-o", ""}, "-o: empty setting name"},
     {{"-o", "inbox_batch=2,"}, "-o: empty setting name"},
     {{"-o", "=5"}, "-o: empty setting name"},
