@@ -101,6 +101,9 @@ static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char 
     if (v != TEXT_OK) {
         conn_text_reply(c, text_verdict_reply(v));
         conn_text_drain(c, in, consumed);
+        /* A refused ms still has its data block coming: skip it, as memcached does. */
+        if (r.has_data)
+            c->swallow = (uint64_t)r.vallen + 2;
         return STEP_NEXT;
     }
     if (text_is_storage(r.cmd) || r.cmd == TEXT_CMD_MS) {

@@ -2,7 +2,7 @@
  * Meta protocol executors: mg, ms, md, ma, me (mn is answered with the text
  * commands). Replies are a two-letter code (HD VA EN NF NS EX) followed by
  * the return flags in the order the request gave them; q hides the codes a
- * pipeline does not need (mg: EN; ms: HD; md and ma: HD and NF), and mn
+ * pipeline does not need (mg: EN; ms, md and ma: HD), and mn
  * ends such a pipeline. Commands with two engine steps (ma with t or T)
  * keep their progress in the cookie, so a step that would block resumes
  * rather than repeats. Worker thread.
@@ -298,7 +298,7 @@ static enum exec_result exec_md(struct cookie *ck)
     if (s == ENGINE_SUCCESS)
         meta_status(ck, "HD", true);
     else if (s == ENGINE_KEY_ENOENT)
-        meta_status(ck, "NF", true);
+        meta_status(ck, "NF", false);
     else if (s == ENGINE_KEY_EEXISTS)
         meta_status(ck, "EX", false);
     else

@@ -85,7 +85,7 @@ static enum text_verdict meta_flag(const struct text_tok *t, enum text_cmd cmd,
     if (letter == 'M' && arg.len != 1)
         return TEXT_ERR_FORMAT;
     if (letter == 'O' && arg.len > 32)
-        return TEXT_ERR_FORMAT;
+        return TEXT_ERR_OPAQUE;
     m->present |= 1ull << b;
     m->arg[b] = arg;
     m->order[m->norder++] = letter;
@@ -150,6 +150,7 @@ enum text_verdict meta_parse(const struct text_tok *tok, size_t n, struct text_r
         if (n < 3 || !text_i32(&tok[2], &vlen) || vlen < 0)
             return TEXT_ERR_FORMAT;
         r->vallen = (uint32_t)vlen;
+        r->has_data = true;
         first = 3;
     }
     for (size_t i = first; i < n; i++) {

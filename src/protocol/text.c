@@ -337,6 +337,8 @@ const char *text_verdict_reply(enum text_verdict v)
         return "CLIENT_ERROR invalid numeric delta argument\r\n";
     case TEXT_ERR_EXPTIME:
         return "CLIENT_ERROR invalid exptime argument\r\n";
+    case TEXT_ERR_OPAQUE:
+        return "CLIENT_ERROR opaque token too long\r\n";
     case TEXT_ERR_UNKNOWN:
     default:
         return "ERROR\r\n";

@@ -60,6 +60,7 @@ enum text_verdict {
     TEXT_ERR_DELETE,       /* delete with bad arguments: the usage line */
     TEXT_ERR_DELTA,        /* incr/decr: "CLIENT_ERROR invalid numeric delta argument" */
     TEXT_ERR_EXPTIME,      /* touch/gat: "CLIENT_ERROR invalid exptime argument" */
+    TEXT_ERR_OPAQUE,       /* meta: "CLIENT_ERROR opaque token too long" */
     TEXT_ERR_HTTP,         /* an HTTP request line: close without a reply */
 };
 
@@ -86,6 +87,7 @@ struct text_req {
     uint32_t flags;
     int32_t exptime; /* also flush_all's delay */
     uint32_t vallen; /* storage: the data block length, without its "\r\n" */
+    bool has_data;   /* vallen was read: a data block follows even if the line is refused (ms) */
     uint64_t cas;
     uint64_t delta;
     uint32_t level; /* verbosity */
