@@ -228,6 +228,15 @@ static void test_large_value(void **state)
     text_xchg(fd, "get big big\r\n", want);
     text_expect(fd, want);
     text_expect(fd, "END\r\n");
+    /* 12 x 300 KiB is over max_send_queue: the get pauses until the output drains. */
+    char many[128] = "get";
+    for (int i = 0; i < 12; i++)
+        strcat(many, " big");
+    strcat(many, "\r\n");
+    text_send(fd, many);
+    for (int i = 0; i < 12; i++)
+        text_expect(fd, want);
+    text_xchg(fd, "mn\r\n", "END\r\nMN\r\n");
     free(val);
     free(cmd);
     free(want);
