@@ -24,10 +24,14 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "frontend/conn_tls.h"
 #include "frontend/exec.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
+
+/* The first byte of a TLS ClientHello: the handshake record type. */
+#define CONN_TLS_HANDSHAKE_RECORD 0x16
 
 /* Input kept buffered beyond the frame being assembled (read high watermark floor). */
 #define CONN_READ_HIGH_MIN (256 * 1024)
@@ -59,14 +63,15 @@ static void conn_set_read_lowat(struct conn *c, size_t low)
     bufferevent_setwatermark(c->bev, EV_READ, low, high);
 }
 
-struct conn *conn_create(struct worker *w, int fd)
+struct conn *conn_create(struct worker *w, int fd, bool tls)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->worker = w;
     c->cookie.conn = c;
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    /* TLS differs only in the bufferevent: every path below is the same. */
+    c->bev = tls ? conn_tls_bev(c, fd) : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->resume = evtimer_new(w->base, conn_resume_cb, c);
     if (c->bev == NULL || c->resume == NULL) {
         if (c->bev != NULL) {
@@ -76,6 +81,8 @@ struct conn *conn_create(struct worker *w, int fd)
         }
         if (c->resume != NULL)
             event_free(c->resume);
+        if (c->handshake_timer != NULL)
+            event_free(c->handshake_timer);
         free(c);
         return NULL;
     }
@@ -100,6 +107,8 @@ static void conn_free(struct conn *c)
         c->next->prev = c->prev;
     cookie_reset(&c->cookie);
     event_free(c->resume);
+    if (c->handshake_timer != NULL)
+        event_free(c->handshake_timer);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
 }
@@ -111,6 +120,8 @@ void conn_close(struct conn *c)
         c->bev = NULL;
     }
     event_del(c->resume);
+    if (c->handshake_timer != NULL)
+        event_del(c->handshake_timer);
     if (c->cookie.blocked) {
         /* The engine still holds the cookie: free it when its notify arrives. */
         struct engine *e = c->worker->fe->engine;
@@ -339,6 +350,11 @@ static bool conn_choose_protocol(struct conn *c)
     c->protocol_chosen = true;
     if (first == BIN_MAGIC_REQUEST)
         return true;
+    if (first == CONN_TLS_HANDSHAKE_RECORD) {
+        log_debug("conn: closing: a TLS handshake on a plain listener");
+        conn_close(c);
+        return false;
+    }
     log_debug("conn: closing: first byte 0x%02x is not a binary request", first);
     conn_close(c);
     return false;
@@ -378,6 +394,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
+    if (c->handshaking && conn_tls_event(c, what))
+        return;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state != CONN_CLOSE_AFTER) {
         /* A half-closed peer still gets the replies to what it sent. */
         log_debug("conn: end of input from peer");

@@ -30,14 +30,20 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     struct cookie cookie;
     enum conn_state state;
-    bool protocol_chosen; /* the first byte has been seen */
-    bool peer_eof;        /* the peer will send nothing more */
-    uint64_t swallow;     /* bytes of an oversized value still to discard */
-    size_t read_lowat;    /* the read low watermark currently set */
+    bool protocol_chosen;          /* the first byte has been seen */
+    bool peer_eof;                 /* the peer will send nothing more */
+    uint64_t swallow;              /* bytes of an oversized value still to discard */
+    size_t read_lowat;             /* the read low watermark currently set */
+    bool tls;                      /* the bufferevent is an OpenSSL one (conn_tls.c) */
+    bool handshaking;              /* the TLS handshake has not finished */
+    struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
 };
 
-/* Creates a connection for an accepted socket on worker w; NULL on failure (fd untouched). */
-struct conn *conn_create(struct worker *w, int fd);
+/*
+ * Creates a connection for an accepted socket on worker w, speaking TLS when
+ * tls is set; NULL on failure (fd untouched).
+ */
+struct conn *conn_create(struct worker *w, int fd, bool tls);
 
 /* Closes and frees a connection now (queued output is dropped). */
 void conn_close(struct conn *c);

@@ -18,6 +18,7 @@
 
 struct worker;
 struct evconnlistener;
+struct tls_server;
 struct event;
 
 struct frontend {
@@ -28,7 +29,9 @@ struct frontend {
     int nworkers;
     unsigned next_worker; /* round-robin; main thread only */
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
+    bool listener_tls[CONFIG_MAX_LISTEN]; /* listeners[i] speaks TLS */
     int nlisteners;
+    struct tls_server *tls;      /* the TLS contexts, or NULL when no listener speaks TLS */
     struct event *accept_resume; /* re-enables the listeners after an accept() backoff */
     bool accept_backing_off;     /* accept() failed for lack of resources; main thread only */
     int port;
@@ -36,8 +39,10 @@ struct frontend {
     atomic_uint_fast64_t curr_connections;
     atomic_uint_fast64_t total_connections;
     atomic_uint_fast64_t rejected_connections;
-    pthread_mutex_t reset_lock;   /* guards baseline */
-    struct stats_totals baseline; /* counters at the last `stats reset` */
+    atomic_uint_fast64_t ssl_handshake_errors; /* failed or timed-out TLS handshakes */
+    atomic_uint_fast64_t ssl_new_sessions;     /* finished handshakes that did not resume */
+    pthread_mutex_t reset_lock;                /* guards baseline */
+    struct stats_totals baseline;              /* counters at the last `stats reset` */
 };
 
 /* Sums every worker's counters into *out; any thread. */
