@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "base/log.h"
 #include "frontend/conn_tls.h"
 #include "frontend/exec.h"
@@ -87,7 +88,8 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
         return NULL;
     }
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-    conn_set_read_lowat(c, BIN_HEADER_LEN);
+    /* The first byte alone picks the protocol; binary then waits for whole headers. */
+    conn_set_read_lowat(c, 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->next = w->conns;
     if (w->conns != NULL)
@@ -109,6 +111,7 @@ static void conn_free(struct conn *c)
     event_free(c->resume);
     if (c->handshake_timer != NULL)
         event_free(c->handshake_timer);
+    sasl_session_destroy(&c->sasl);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
 }
@@ -267,6 +270,22 @@ static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struc
     return conn_execute(c);
 }
 
+/* -S and not authenticated yet: a command outside the gate gets AUTH_ERROR, a big frame
+ * nothing; both close the connection. */
+static enum step conn_refuse_unauthenticated(struct conn *c, const struct bin_header *h,
+                                             enum exec_gate gate)
+{
+    if (gate == EXEC_GATE_DROP) {
+        log_debug("conn: closing: a %u-byte frame before authentication",
+                  (unsigned)(BIN_HEADER_LEN + h->bodylen));
+        conn_close(c);
+        return STEP_FREED;
+    }
+    log_debug("conn: closing: %s before authentication", bin_opcode_name(h->opcode));
+    resp_error(c, h, BIN_STATUS_AUTH_ERROR);
+    return conn_close_after_write(c);
+}
+
 /* Advances the connection by at most one frame. */
 static enum step conn_step(struct conn *c)
 {
@@ -285,13 +304,16 @@ static enum step conn_step(struct conn *c)
     const struct config *cfg = conn_cfg(c);
     enum bin_header_verdict v =
         bin_header_check(&h, c->worker->fe->frame_limit, (uint32_t)cfg->item_size_max);
-    if (v == BIN_HDR_VALUE_TOO_BIG)
-        return conn_value_too_big(c, in, &h);
-    if (v != BIN_HDR_OK) {
+    if (v != BIN_HDR_OK && v != BIN_HDR_VALUE_TOO_BIG) {
         log_debug("conn: closing: bad header (%s)", bin_header_verdict_str(v));
         conn_close(c);
         return STEP_FREED;
     }
+    enum exec_gate gate = exec_sasl_gate(c, &h);
+    if (gate != EXEC_GATE_PASS)
+        return conn_refuse_unauthenticated(c, &h, gate);
+    if (v == BIN_HDR_VALUE_TOO_BIG)
+        return conn_value_too_big(c, in, &h);
     size_t frame = BIN_HEADER_LEN + (size_t)h.bodylen;
     if (len < frame) {
         conn_set_read_lowat(c, frame);
@@ -353,6 +375,13 @@ static bool conn_choose_protocol(struct conn *c)
     if (first == CONN_TLS_HANDSHAKE_RECORD) {
         log_debug("conn: closing: a TLS handshake on a plain listener");
         conn_close(c);
+        return false;
+    }
+    if (conn_cfg(c)->sasl_required) {
+        /* Text has no SASL: tell the client why before closing, as memcached does. */
+        static const char msg[] = "CLIENT_ERROR authentication required\r\n";
+        evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
+        conn_close_after_write(c);
         return false;
     }
     log_debug("conn: closing: first byte 0x%02x is not a binary request", first);

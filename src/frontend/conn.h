@@ -13,6 +13,7 @@
 #include "frontend/cookie.h"
 
 struct bufferevent;
+struct sasl_session;
 struct event;
 struct worker;
 
@@ -37,6 +38,9 @@ struct conn {
     bool tls;                      /* the bufferevent is an OpenSSL one (conn_tls.c) */
     bool handshaking;              /* the TLS handshake has not finished */
     struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
+    bool authenticated;            /* SASL succeeded on this connection */
+    int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
+    struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
 };
 
 /*

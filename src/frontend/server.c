@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth/tls.h"
+#include "auth/users.h"
 #include "base/log.h"
 #include "frontend/conn.h"
 #include "frontend/server.h"
@@ -223,6 +224,11 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
         frontend_destroy(&fe);
         return NULL;
     }
+    if (cfg->sasl_users[0] != '\0' &&
+        (fe->users = auth_users_create(cfg->sasl_users, err, errlen)) == NULL) {
+        frontend_destroy(&fe);
+        return NULL;
+    }
     if (server_start_workers(fe, err, errlen) != 0) {
         frontend_destroy(&fe);
         return NULL;
@@ -253,8 +259,15 @@ int frontend_refresh_certs(struct frontend *fe, char *err, size_t errlen)
 void frontend_reload(struct frontend *fe)
 {
     char err[512];
-    if (fe->tls != NULL && frontend_refresh_certs(fe, err, sizeof(err)) != 0)
-        return; /* already logged; the old certificate stays */
+    /* Each reload logs its outcome; a failed one keeps what was loaded before. */
+    int rc = fe->tls != NULL ? frontend_refresh_certs(fe, err, sizeof(err)) : 0;
+    (void)rc;
+    if (fe->users == NULL)
+        return;
+    if (auth_users_reload(fe->users, err, sizeof(err)) != 0)
+        log_warn("sasl: users reload failed, the previous users stay: %s", err);
+    else
+        log_info("sasl: users reloaded (%zu users)", auth_users_count(fe->users));
 }
 
 int frontend_port(const struct frontend *fe)
@@ -277,6 +290,7 @@ void frontend_destroy(struct frontend **fep)
         worker_destroy(&fe->workers[i]);
     free(fe->workers);
     tls_server_destroy(&fe->tls);
+    auth_users_destroy(&fe->users);
     pthread_mutex_destroy(&fe->reset_lock);
     free(fe);
     *fep = NULL;
