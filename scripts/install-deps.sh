@@ -10,6 +10,11 @@ for p in $PKGS; do
         missing="$missing $p"
     fi
 done
+# The memjs test installs memjs with npm. Debian's nodejs and npm packages provide
+# both; a machine with node from elsewhere (NodeSource bundles npm) needs neither.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 if [ -z "$missing" ]; then
     exit 0
 fi
