@@ -101,4 +101,5 @@ void config_foreach(const struct config *c,
     fn(ctx, "auth_enabled_sasl", c->sasl_required ? "yes" : "no");
     fn(ctx, "sasl_users", c->sasl_users);
     emit_int(fn, ctx, "sasl_plain_over_plaintext", c->sasl_plain_over_plaintext);
+    emit_int(fn, ctx, "reader_threads", c->reader_threads);
 }
