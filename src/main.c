@@ -69,6 +69,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    log_info("signal %d: reloading certificates and users", (int)sig);
+    frontend_reload(arg);
+}
+
 static int run(const struct config *cfg, const struct wouldblock_mode *mode)
 {
     struct executors x;
@@ -94,13 +100,16 @@ static int run(const struct config *cfg, const struct wouldblock_mode *mode)
     }
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, base);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    struct event *sighup = evsignal_new(base, SIGHUP, on_sighup, fe);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
+    evsignal_add(sighup, NULL);
     log_info("basalt %s: %d threads, engine %s, port %d", BASALT_VERSION, cfg->threads, cfg->engine,
              frontend_port(fe));
     event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
     event_free(sigint);
     event_free(sigterm);
+    event_free(sighup);
     /* Every blocked command has been notified once the front-end is gone; the pools are then
      * stopped (running jobs finish) before the engine their jobs point into is freed. */
     frontend_destroy(&fe);

@@ -20,11 +20,14 @@ static const char *const engine_names[] = {"memory", "wouldblock"};
 static const char *const inner_names[] = {"memory"};
 /* -B: memcached's protocol names; auto picks by the first byte of a connection. */
 static const char *const protocol_names[] = {"auto", "binary", "ascii"};
+/* TLS 1.2 is the floor: older versions are never offered. */
+static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
 
 enum value_kind {
     VALUE_INT,    /* int field, decimal in [min, max] */
     VALUE_SIZE,   /* size_t field, bytes in [min, max]; a bare number counts in unit */
     VALUE_CHOICE, /* char[CONFIG_NAME_LEN] field, one of choices */
+    VALUE_STRING, /* char[CONFIG_PATH_LEN] field, any text (file names, cipher lists) */
     VALUE_TEXT,   /* char[CONFIG_NAME_LEN] field, any non-empty text (its owner checks it) */
 };
 
@@ -66,6 +69,23 @@ static const struct value_spec protocol_spec = {.kind = VALUE_CHOICE,
                                                 .offset = offsetof(struct config, protocol),
                                                 .choices = protocol_names,
                                                 .nchoices = ARRAY_LEN(protocol_names)};
+#define STRING_SPEC(field)                                                                         \
+    {                                                                                              \
+        .kind = VALUE_STRING, .offset = offsetof(struct config, field)                             \
+    }
+static const struct value_spec chain_spec = STRING_SPEC(ssl_chain_cert);
+static const struct value_spec key_spec = STRING_SPEC(ssl_key);
+static const struct value_spec ca_spec = STRING_SPEC(ssl_ca_cert);
+static const struct value_spec ciphers_spec = STRING_SPEC(ssl_ciphers);
+static const struct value_spec users_spec = STRING_SPEC(sasl_users);
+static const struct value_spec verify_spec = INT_SPEC(ssl_verify_mode, 0, 3);
+static const struct value_spec handshake_spec = INT_SPEC(ssl_handshake_timeout, 1, 3600);
+static const struct value_spec plain_spec = INT_SPEC(sasl_plain_over_plaintext, 0, 1);
+static const struct value_spec tls_version_spec = {.kind = VALUE_CHOICE,
+                                                   .offset =
+                                                       offsetof(struct config, ssl_min_version),
+                                                   .choices = tls_versions,
+                                                   .nchoices = ARRAY_LEN(tls_versions)};
 static const struct value_spec engine_spec = {.kind = VALUE_CHOICE,
                                               .offset = offsetof(struct config, engine),
                                               .choices = engine_names,
@@ -121,6 +141,8 @@ static int apply_extended(struct parse *p, const char *flag, const char *arg);
 static int apply_version(struct parse *p, const char *flag, const char *arg);
 static int apply_shutdown(struct parse *p, const char *flag, const char *arg);
 static int apply_help(struct parse *p, const char *flag, const char *arg);
+static int apply_tls(struct parse *p, const char *flag, const char *arg);
+static int apply_sasl(struct parse *p, const char *flag, const char *arg);
 static void show_listen(const struct config *d, char *buf, size_t n);
 static void show_zero(const struct config *d, char *buf, size_t n);
 
@@ -149,6 +171,10 @@ static const struct flag flags[] = {
      apply_shutdown, NULL},
     {'o', "extended", required_argument, "KEY=VALUE[,...]", "extended settings below; repeatable",
      NULL, apply_extended, NULL},
+    {'Z', "enable-ssl", no_argument, NULL, "TLS on every listener without notls:", NULL, apply_tls,
+     NULL},
+    {'S', "enable-sasl", no_argument, NULL, "require SASL authentication (binary protocol)", NULL,
+     apply_sasl, NULL},
     {'V', "version", no_argument, NULL, "print the version and exit", NULL, apply_version, NULL},
     {'h', "help", no_argument, NULL, "print this help and exit", NULL, apply_help, NULL},
 };
@@ -159,6 +185,16 @@ static const struct extended extended[] = {
     {"send_buffer_threshold", "SIZE", "values above this are sent without a copy", &sendbuf_spec},
     {"max_send_queue", "SIZE", "pause a connection with more than this unsent", &sendq_spec},
     {"engine", "NAME", "storage engine", &engine_spec},
+    {"ssl_chain_cert", "FILE", "TLS server certificate chain (PEM)", &chain_spec},
+    {"ssl_key", "FILE", "TLS server private key (PEM)", &key_spec},
+    {"ssl_ca_cert", "FILE", "CA certificates trusted for client certificates (PEM)", &ca_spec},
+    {"ssl_verify_mode", "N", "client certificates: 0 none, 1 request, 2 require, 3 once",
+     &verify_spec},
+    {"ssl_min_version", "VERSION", "oldest TLS version accepted", &tls_version_spec},
+    {"ssl_ciphers", "LIST", "OpenSSL cipher list for TLS 1.2", &ciphers_spec},
+    {"ssl_handshake_timeout", "SECONDS", "close a TLS handshake not done by then", &handshake_spec},
+    {"sasl_users", "FILE", "SASL users file written by basalt-passwd", &users_spec},
+    {"sasl_plain_over_plaintext", "0|1", "offer SASL PLAIN on listeners without TLS", &plain_spec},
     {"reader_threads", "N", "threads of the reader executor pool, 1-64", &readers_spec},
     {"enable_test_opcodes", "0|1", "serve the TEST_CONTROL opcode (tests only)", &test_ops_spec},
     {"wouldblock_inner", "NAME", "engine the wouldblock test engine wraps", &wb_inner_spec},
@@ -184,6 +220,8 @@ void config_defaults(struct config *c)
     c->send_buffer_threshold = 4096;
     c->max_send_queue = CONFIG_MIB;
     strcpy(c->engine, "memory");
+    strcpy(c->ssl_min_version, "tlsv1.2");
+    c->ssl_handshake_timeout = 10;
     c->reader_threads = 4;
     c->enable_test_opcodes = 0;
     strcpy(c->wouldblock_inner, "memory");
@@ -223,6 +261,15 @@ static int apply_value(struct parse *p, const struct value_spec *spec, const cha
         *(size_t *)(void *)field = (size_t)v;
         return 0;
     }
+    if (spec->kind == VALUE_STRING) {
+        if (strlen(arg) >= CONFIG_PATH_LEN) {
+            config_errorf(p->err, p->errlen, "%s: longer than %d characters", flag,
+                          CONFIG_PATH_LEN - 1);
+            return -1;
+        }
+        snprintf(field, CONFIG_PATH_LEN, "%s", arg);
+        return 0;
+    }
     if (spec->kind == VALUE_TEXT) {
         if (*arg == '\0' || strlen(arg) >= CONFIG_NAME_LEN) {
             config_errorf(p->err, p->errlen, "%s: value must be 1 to %d characters", flag,
@@ -246,6 +293,20 @@ static int apply_value(struct parse *p, const struct value_spec *spec, const cha
     return -1;
 }
 
+/* Strips memcached's tls: or notls: prefix from *addr and says which it was. */
+static enum config_tls listen_prefix(const char **addr)
+{
+    if (strncmp(*addr, "tls:", 4) == 0) {
+        *addr += 4;
+        return CONFIG_TLS_ON;
+    }
+    if (strncmp(*addr, "notls:", 6) == 0) {
+        *addr += 6;
+        return CONFIG_TLS_OFF;
+    }
+    return CONFIG_TLS_DEFAULT;
+}
+
 /* Checks one -l address and appends it to the listen list. */
 static int add_listen(struct parse *p, const char *flag, const char *addr)
 {
@@ -254,6 +315,7 @@ static int add_listen(struct parse *p, const char *flag, const char *addr)
     char host[CONFIG_ADDR_LEN];
     const char *why = NULL;
     int port;
+    enum config_tls tls = listen_prefix(&addr);
     if (*addr == '\0') {
         config_errorf(p->err, p->errlen, "%s: empty address", flag);
         return -1;
@@ -277,6 +339,7 @@ static int add_listen(struct parse *p, const char *flag, const char *addr)
         config_errorf(p->err, p->errlen, "%s: at most %d addresses", flag, CONFIG_MAX_LISTEN);
         return -1;
     }
+    c->listen_tls[c->nlisten] = tls;
     strcpy(c->listen[c->nlisten++], addr);
     return 0;
 }
@@ -394,6 +457,18 @@ static int apply_shutdown(struct parse *p, const char *flag, const char *arg)
     return 0;
 }
 
+static int apply_tls(struct parse *p, const char *flag, const char *arg)
+{
+    p->c->ssl_enabled = true;
+    return 0;
+}
+
+static int apply_sasl(struct parse *p, const char *flag, const char *arg)
+{
+    p->c->sasl_required = true;
+    return 0;
+}
+
 static int apply_version(struct parse *p, const char *flag, const char *arg)
 {
     fprintf(p->out, "basalt %s\n", BASALT_VERSION);
@@ -429,7 +504,7 @@ static void show_default(const struct config *d, const struct value_spec *spec, 
     else if (spec != NULL && spec->kind == VALUE_SIZE)
         config_format_size(*(const size_t *)(const void *)field, buf, n);
     else if (spec != NULL)
-        snprintf(buf, n, "%s", field);
+        snprintf(buf, n, "%.*s", (int)(n - 1), field);
 }
 
 /* One --help line: the option column, its description and its default. */
@@ -531,6 +606,29 @@ static void getopt_error(struct parse *p, int ch, const char *word)
         config_errorf(p->err, p->errlen, "unknown option (byte 0x%02x)", optopt & 0xff);
 }
 
+/* TLS needs a certificate and key; client verification and -S need their files. */
+static int check_security(struct parse *p)
+{
+    const struct config *c = p->c;
+    if (config_tls_used(c) && (c->ssl_chain_cert[0] == '\0' || c->ssl_key[0] == '\0')) {
+        config_errorf(p->err, p->errlen,
+                      "TLS (-Z or -l tls:) needs -o ssl_chain_cert=FILE,ssl_key=FILE");
+        return -1;
+    }
+    if (config_tls_used(c) && c->ssl_verify_mode > 0 && c->ssl_ca_cert[0] == '\0') {
+        config_errorf(p->err, p->errlen,
+                      "-o ssl_verify_mode=%d needs -o ssl_ca_cert=FILE to check client "
+                      "certificates against",
+                      c->ssl_verify_mode);
+        return -1;
+    }
+    if (c->sasl_required && c->sasl_users[0] == '\0') {
+        config_errorf(p->err, p->errlen, "-S needs -o sasl_users=FILE");
+        return -1;
+    }
+    return 0;
+}
+
 /* Settings that constrain each other, checked once every flag is read. */
 static int check_rules(struct parse *p)
 {
@@ -544,7 +642,7 @@ static int check_rules(struct parse *p)
                       mem);
         return -1;
     }
-    return 0;
+    return check_security(p);
 }
 
 /* Reads every flag of argv into p->c; -1 on error, 0 when done or finished. */

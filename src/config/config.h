@@ -17,14 +17,23 @@
 #define CONFIG_NAME_LEN 64
 #define CONFIG_THREADS_MAX 256     /* -t upper bound: size per-worker arrays with it */
 #define CONFIG_FRAME_OVERHEAD 1024 /* config_frame_limit() = item_size_max + this */
+#define CONFIG_PATH_LEN 1024       /* file names of -o ssl_* and sasl_users */
+
+/* TLS on one listener: -Z decides unless the address says tls: or notls:. */
+enum config_tls {
+    CONFIG_TLS_DEFAULT,
+    CONFIG_TLS_ON,
+    CONFIG_TLS_OFF,
+};
 
 struct config {
     int port;                                        /* -p, default 11211 */
     char listen[CONFIG_MAX_LISTEN][CONFIG_ADDR_LEN]; /* -l a,b: addresses, default 127.0.0.1 */
     int nlisten;
-    int threads;          /* -t, default 4, 1..256 */
-    size_t memory_limit;  /* -m in bytes, default 64 MiB */
-    int maxconns;         /* -c, default 1024 */
+    enum config_tls listen_tls[CONFIG_MAX_LISTEN]; /* the tls:/notls: prefix, stripped above */
+    int threads;                                   /* -t, default 4, 1..256 */
+    size_t memory_limit;                           /* -m in bytes, default 64 MiB */
+    int maxconns;                                  /* -c, default 1024 */
     size_t item_size_max; /* -I with k/m suffix, default 1 MiB; 1 KiB..1 GiB; <= memory_limit/2 */
     int verbose;          /* -v count */
     char user[CONFIG_NAME_LEN]; /* -u, accepted and recorded */
@@ -38,6 +47,19 @@ struct config {
     bool enable_shutdown;           /* -A: the text `shutdown` command stops the server */
     int reader_threads;             /* reader executor pool size, default 4, 1..64 */
     int enable_test_opcodes;        /* 1: TEST_CONTROL is served; default 0 (refused as unknown) */
+    /* TLS (memcached's names): -Z and -o ssl_* */
+    bool ssl_enabled;                      /* -Z: every listener without notls: */
+    char ssl_chain_cert[CONFIG_PATH_LEN];  /* server certificate chain, PEM */
+    char ssl_key[CONFIG_PATH_LEN];         /* its private key, PEM */
+    char ssl_ca_cert[CONFIG_PATH_LEN];     /* CAs trusted for client certificates */
+    int ssl_verify_mode;                   /* 0 none, 1 request, 2 require, 3 require once */
+    char ssl_min_version[CONFIG_NAME_LEN]; /* "tlsv1.2" (default) or "tlsv1.3" */
+    char ssl_ciphers[CONFIG_PATH_LEN];     /* OpenSSL cipher list for TLS 1.2; "" = default */
+    int ssl_handshake_timeout;             /* seconds, default 10 */
+    /* SASL: -S and -o sasl_* */
+    bool sasl_required;               /* -S: authenticate before any other command */
+    char sasl_users[CONFIG_PATH_LEN]; /* the users file (basalt-passwd writes it) */
+    int sasl_plain_over_plaintext;    /* 1 offers PLAIN on plain listeners too */
     /* The wouldblock test engine (engine=wouldblock). */
     char wouldblock_inner[CONFIG_NAME_LEN]; /* the engine it wraps, default "memory" */
     char wouldblock_mode[CONFIG_NAME_LEN];  /* always|random:P|error:STATUS|never, default always;
@@ -75,6 +97,12 @@ size_t config_frame_limit(const struct config *c);
  */
 int config_listen_addr(const struct config *c, int i, char *host, size_t hostlen,
                        int *port) WARN_UNUSED;
+
+/* True when listener i speaks TLS (its tls:/notls: prefix, else -Z). */
+bool config_listen_tls(const struct config *c, int i);
+
+/* True when any listener speaks TLS. */
+bool config_tls_used(const struct config *c);
 
 /* Calls fn once per setting with memcached-style names ("maxbytes", "tcpport", ...). */
 void config_foreach(const struct config *c,

@@ -29,6 +29,22 @@ int config_listen_addr(const struct config *c, int i, char *host, size_t hostlen
     return 0;
 }
 
+bool config_listen_tls(const struct config *c, int i)
+{
+    if (c->listen_tls[i] == CONFIG_TLS_DEFAULT)
+        return c->ssl_enabled;
+    return c->listen_tls[i] == CONFIG_TLS_ON;
+}
+
+bool config_tls_used(const struct config *c)
+{
+    for (int i = 0; i < c->nlisten; i++) {
+        if (config_listen_tls(c, i))
+            return true;
+    }
+    return false;
+}
+
 typedef void (*setting_fn)(void *ctx, const char *name, const char *value);
 
 static void emit_number(setting_fn fn, void *ctx, const char *name, unsigned long long v)
@@ -76,6 +92,17 @@ void config_foreach(const struct config *c,
     emit_number(fn, ctx, "send_buffer_threshold", c->send_buffer_threshold);
     emit_number(fn, ctx, "max_send_queue", c->max_send_queue);
     fn(ctx, "engine", c->engine);
+    fn(ctx, "ssl_enabled", config_tls_used(c) ? "yes" : "no");
+    fn(ctx, "ssl_chain_cert", c->ssl_chain_cert);
+    fn(ctx, "ssl_key", c->ssl_key);
+    fn(ctx, "ssl_ca_cert", c->ssl_ca_cert);
+    emit_int(fn, ctx, "ssl_verify_mode", c->ssl_verify_mode);
+    fn(ctx, "ssl_min_version", c->ssl_min_version);
+    fn(ctx, "ssl_ciphers", c->ssl_ciphers);
+    emit_int(fn, ctx, "ssl_handshake_timeout", c->ssl_handshake_timeout);
+    fn(ctx, "auth_enabled_sasl", c->sasl_required ? "yes" : "no");
+    fn(ctx, "sasl_users", c->sasl_users);
+    emit_int(fn, ctx, "sasl_plain_over_plaintext", c->sasl_plain_over_plaintext);
     emit_int(fn, ctx, "reader_threads", c->reader_threads);
     fn(ctx, "shutdown_command", c->enable_shutdown ? "yes" : "no");
 }

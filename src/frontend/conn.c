@@ -23,13 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "base/log.h"
 #include "frontend/conn_internal.h"
+#include "frontend/conn_tls.h"
 #include "frontend/exec.h"
 #include "frontend/exec_text.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
+
+/* The first byte of a TLS ClientHello: the handshake record type. */
+#define CONN_TLS_HANDSHAKE_RECORD 0x16
 
 /* Input kept buffered beyond the frame being assembled (read high watermark floor). */
 #define CONN_READ_HIGH_MIN (256 * 1024)
@@ -54,14 +59,15 @@ void conn_set_read_lowat(struct conn *c, size_t low)
     bufferevent_setwatermark(c->bev, EV_READ, low, high);
 }
 
-struct conn *conn_create(struct worker *w, int fd)
+struct conn *conn_create(struct worker *w, int fd, bool tls)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->worker = w;
     c->cookie.conn = c;
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    /* TLS differs only in the bufferevent: every path below is the same. */
+    c->bev = tls ? conn_tls_bev(c, fd) : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->resume = evtimer_new(w->base, conn_resume_cb, c);
     if (c->bev == NULL || c->resume == NULL) {
         if (c->bev != NULL) {
@@ -71,6 +77,8 @@ struct conn *conn_create(struct worker *w, int fd)
         }
         if (c->resume != NULL)
             event_free(c->resume);
+        if (c->handshake_timer != NULL)
+            event_free(c->handshake_timer);
         free(c);
         return NULL;
     }
@@ -96,6 +104,9 @@ static void conn_free(struct conn *c)
         c->next->prev = c->prev;
     cookie_reset(&c->cookie);
     event_free(c->resume);
+    if (c->handshake_timer != NULL)
+        event_free(c->handshake_timer);
+    sasl_session_destroy(&c->sasl);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
     /* A stopping worker waits for its last connection, pending ones included. */
@@ -110,6 +121,8 @@ void conn_close(struct conn *c)
         c->bev = NULL;
     }
     event_del(c->resume);
+    if (c->handshake_timer != NULL)
+        event_del(c->handshake_timer);
     struct engine *e = c->worker->fe->engine;
     e->ops->disconnect(e, &c->cookie);
     if (c->cookie.blocked) {
@@ -261,6 +274,22 @@ static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struc
     return conn_execute(c);
 }
 
+/* -S and not authenticated yet: a command outside the gate gets AUTH_ERROR, a big frame
+ * nothing; both close the connection. */
+static enum step conn_refuse_unauthenticated(struct conn *c, const struct bin_header *h,
+                                             enum exec_gate gate)
+{
+    if (gate == EXEC_GATE_DROP) {
+        log_debug("conn: closing: a %u-byte frame before authentication",
+                  (unsigned)(BIN_HEADER_LEN + h->bodylen));
+        conn_close(c);
+        return STEP_FREED;
+    }
+    log_debug("conn: closing: %s before authentication", bin_opcode_name(h->opcode));
+    resp_error(c, h, BIN_STATUS_AUTH_ERROR);
+    return conn_close_after_write(c);
+}
+
 /* Advances the connection by at most one frame. */
 static enum step conn_step(struct conn *c)
 {
@@ -281,13 +310,16 @@ static enum step conn_step(struct conn *c)
     const struct config *cfg = conn_cfg(c);
     enum bin_header_verdict v =
         bin_header_check(&h, c->worker->fe->frame_limit, (uint32_t)cfg->item_size_max);
-    if (v == BIN_HDR_VALUE_TOO_BIG)
-        return conn_value_too_big(c, in, &h);
-    if (v != BIN_HDR_OK) {
+    if (v != BIN_HDR_OK && v != BIN_HDR_VALUE_TOO_BIG) {
         log_debug("conn: closing: bad header (%s)", bin_header_verdict_str(v));
         conn_close(c);
         return STEP_FREED;
     }
+    enum exec_gate gate = exec_sasl_gate(c, &h);
+    if (gate != EXEC_GATE_PASS)
+        return conn_refuse_unauthenticated(c, &h, gate);
+    if (v == BIN_HDR_VALUE_TOO_BIG)
+        return conn_value_too_big(c, in, &h);
     size_t frame = BIN_HEADER_LEN + (size_t)h.bodylen;
     if (len < frame) {
         conn_set_read_lowat(c, frame);
@@ -344,9 +376,21 @@ static bool conn_choose_protocol(struct conn *c)
     if (evbuffer_copyout(in, &first, 1) != 1)
         return true;
     c->protocol_chosen = true;
+    if (!c->tls && first == CONN_TLS_HANDSHAKE_RECORD) {
+        log_debug("conn: closing: a TLS handshake on a plain listener");
+        conn_close(c);
+        return false;
+    }
     const char *forced = conn_cfg(c)->protocol;
     bool binary = first == BIN_MAGIC_REQUEST || first == 0x08;
     if (strcmp(forced, "ascii") == 0 || (strcmp(forced, "auto") == 0 && !binary)) {
+        if (conn_cfg(c)->sasl_required) {
+            /* Text has no SASL: tell the client why before closing, as memcached does. */
+            static const char msg[] = "CLIENT_ERROR authentication required\r\n";
+            evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
+            conn_close_after_write(c);
+            return false;
+        }
         c->text = true;
         conn_set_read_lowat(c, 1);
         return true;
@@ -394,6 +438,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
+    if (c->handshaking && conn_tls_event(c, what))
+        return;
     if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && c->state != CONN_CLOSE_AFTER) {
         /* A half-closed peer still gets the replies to what it sent. */
         log_debug("conn: end of input from peer");

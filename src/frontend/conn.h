@@ -13,6 +13,7 @@
 #include "frontend/cookie.h"
 
 struct bufferevent;
+struct sasl_session;
 struct event;
 struct worker;
 
@@ -36,10 +37,19 @@ struct conn {
     bool peer_eof;        /* the peer will send nothing more */
     uint64_t swallow;     /* bytes of an oversized value still to discard */
     size_t read_lowat;    /* the read low watermark currently set */
+    bool tls;             /* the bufferevent is an OpenSSL one (conn_tls.c) */
+    bool handshaking;     /* the TLS handshake has not finished */
+    struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
+    bool authenticated;            /* SASL succeeded on this connection */
+    int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
+    struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
 };
 
-/* Creates a connection for an accepted socket on worker w; NULL on failure (fd untouched). */
-struct conn *conn_create(struct worker *w, int fd);
+/*
+ * Creates a connection for an accepted socket on worker w, speaking TLS when
+ * tls is set; NULL on failure (fd untouched).
+ */
+struct conn *conn_create(struct worker *w, int fd, bool tls);
 
 /* Closes and frees a connection now (queued output is dropped). */
 void conn_close(struct conn *c);

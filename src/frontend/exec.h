@@ -18,6 +18,22 @@ enum exec_result {
     EXEC_PAUSE,      /* not finished, output full: run again once it drains (text only) */
 };
 
+/* Before authentication, frames above this close the connection (-S). */
+#define EXEC_SASL_PREAUTH_FRAME_MAX (16 * 1024)
+
+/* What the pre-authentication gate does with a frame, decided from its header. */
+enum exec_gate {
+    EXEC_GATE_PASS, /* run it as usual */
+    EXEC_GATE_DENY, /* answer AUTH_ERROR, then close */
+    EXEC_GATE_DROP, /* too big before authentication: close without a reply */
+};
+
+struct conn;
+
+/* The gate of a server started with -S: only SASL, VERSION and NOOP (and the Couchbase
+ * hello opcodes) pass until the connection has authenticated. */
+enum exec_gate exec_sasl_gate(const struct conn *c, const struct bin_header *h);
+
 /* Runs the cookie's command through the executor table. */
 enum exec_result exec_run(struct cookie *ck);
 

@@ -66,5 +66,8 @@ enum exec_result exec_flush(struct cookie *ck);
 enum exec_result exec_version(struct cookie *ck);
 enum exec_result exec_verbosity(struct cookie *ck);
 enum exec_result exec_stat(struct cookie *ck);
+enum exec_result exec_sasl_list(struct cookie *ck);
+enum exec_result exec_sasl_auth(struct cookie *ck);
+enum exec_result exec_sasl_step(struct cookie *ck);
 
 #endif

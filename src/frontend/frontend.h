@@ -26,6 +26,17 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
                                  struct event_base *main_base, char *err,
                                  size_t errlen) WARN_UNUSED;
 
+/*
+ * Rebuilds the TLS context from the certificate files (SIGHUP, refresh_certs):
+ * new connections use it, existing ones keep theirs. On failure returns -1
+ * with the reason in err, logs it and keeps the old certificate. Blocks on
+ * file I/O; any thread.
+ */
+int frontend_refresh_certs(struct frontend *fe, char *err, size_t errlen) WARN_UNUSED;
+
+/* SIGHUP: reloads what can be reloaded (certificates, users), logging each outcome. Main thread. */
+void frontend_reload(struct frontend *fe);
+
 /* The port the first listener is bound to (useful with -p 0). */
 int frontend_port(const struct frontend *fe);
 

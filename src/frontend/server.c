@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth/tls.h"
+#include "auth/users.h"
 #include "base/log.h"
 #include "frontend/conn.h"
 #include "frontend/server.h"
@@ -101,8 +103,13 @@ static void server_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
     int one = 1;
     /* Replies are small and latency-bound: never wait to coalesce them. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    bool tls = false;
+    for (int i = 0; i < fe->nlisteners; i++) {
+        if (fe->listeners[i] == l)
+            tls = fe->listener_tls[i];
+    }
     struct worker *w = fe->workers[fe->next_worker++ % (unsigned)fe->nworkers];
-    worker_hand_over(w, fd);
+    worker_hand_over(w, fd, tls);
 }
 
 /* Listening again after an accept() failure that a retry cannot fix at once. */
@@ -163,6 +170,7 @@ static int server_listen_one(struct frontend *fe, int i, char *err, size_t errle
         return -1;
     }
     evconnlistener_set_error_cb(l, server_accept_error);
+    fe->listener_tls[fe->nlisteners] = config_listen_tls(fe->cfg, i);
     fe->listeners[fe->nlisteners++] = l;
     if (fe->nlisteners == 1) {
         struct sockaddr_storage ss;
@@ -212,6 +220,15 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
         frontend_destroy(&fe);
         return NULL;
     }
+    if (config_tls_used(cfg) && (fe->tls = tls_server_create(cfg, err, errlen)) == NULL) {
+        frontend_destroy(&fe);
+        return NULL;
+    }
+    if (cfg->sasl_users[0] != '\0' &&
+        (fe->users = auth_users_create(cfg->sasl_users, err, errlen)) == NULL) {
+        frontend_destroy(&fe);
+        return NULL;
+    }
     if (server_start_workers(fe, err, errlen) != 0) {
         frontend_destroy(&fe);
         return NULL;
@@ -223,6 +240,34 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
         }
     }
     return fe;
+}
+
+int frontend_refresh_certs(struct frontend *fe, char *err, size_t errlen)
+{
+    if (fe->tls == NULL) {
+        snprintf(err, errlen, "TLS is not enabled");
+        return -1;
+    }
+    if (tls_server_reload(fe->tls, err, errlen) != 0) {
+        log_warn("tls: certificate reload failed, the previous certificate stays in use: %s", err);
+        return -1;
+    }
+    log_info("tls: certificates reloaded");
+    return 0;
+}
+
+void frontend_reload(struct frontend *fe)
+{
+    char err[512];
+    /* Each reload logs its outcome; a failed one keeps what was loaded before. */
+    int rc = fe->tls != NULL ? frontend_refresh_certs(fe, err, sizeof(err)) : 0;
+    (void)rc;
+    if (fe->users == NULL)
+        return;
+    if (auth_users_reload(fe->users, err, sizeof(err)) != 0)
+        log_warn("sasl: users reload failed, the previous users stay: %s", err);
+    else
+        log_info("sasl: users reloaded (%zu users)", auth_users_count(fe->users));
 }
 
 int frontend_port(const struct frontend *fe)
@@ -244,6 +289,8 @@ void frontend_destroy(struct frontend **fep)
     for (int i = 0; i < fe->nworkers; i++)
         worker_destroy(&fe->workers[i]);
     free(fe->workers);
+    tls_server_destroy(&fe->tls);
+    auth_users_destroy(&fe->users);
     pthread_mutex_destroy(&fe->reset_lock);
     free(fe);
     *fep = NULL;

@@ -18,6 +18,8 @@
 
 struct worker;
 struct evconnlistener;
+struct tls_server;
+struct auth_users;
 struct event;
 
 struct frontend {
@@ -28,7 +30,10 @@ struct frontend {
     int nworkers;
     unsigned next_worker; /* round-robin; main thread only */
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
+    bool listener_tls[CONFIG_MAX_LISTEN]; /* listeners[i] speaks TLS */
     int nlisteners;
+    struct tls_server *tls;      /* the TLS contexts, or NULL when no listener speaks TLS */
+    struct auth_users *users;    /* the SASL users, or NULL without -o sasl_users */
     struct event *accept_resume; /* re-enables the listeners after an accept() backoff */
     bool accept_backing_off;     /* accept() failed for lack of resources; main thread only */
     int port;
@@ -36,8 +41,12 @@ struct frontend {
     atomic_uint_fast64_t curr_connections;
     atomic_uint_fast64_t total_connections;
     atomic_uint_fast64_t rejected_connections;
-    pthread_mutex_t reset_lock;   /* guards baseline */
-    struct stats_totals baseline; /* counters at the last `stats reset` */
+    atomic_uint_fast64_t ssl_handshake_errors; /* failed or timed-out TLS handshakes */
+    atomic_uint_fast64_t ssl_new_sessions;     /* finished handshakes that did not resume */
+    atomic_uint_fast64_t auth_cmds;            /* SASL_AUTH and SASL_STEP requests */
+    atomic_uint_fast64_t auth_errors;          /* failed SASL attempts */
+    pthread_mutex_t reset_lock;                /* guards baseline */
+    struct stats_totals baseline;              /* counters at the last `stats reset` */
 };
 
 /* Sums every worker's counters into *out; any thread. */

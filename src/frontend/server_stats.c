@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "auth/tls.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
 
@@ -65,6 +66,16 @@ void server_emit_general(struct frontend *fe, const struct stats_sink *sink)
     pthread_mutex_unlock(&fe->reset_lock);
     stats_emit_counters(sink, &now_totals, &base);
     stats_emit_u64(sink, "threads", (uint64_t)fe->nworkers);
+    if (fe->users != NULL) {
+        stats_emit_u64(sink, "auth_cmds", atomic_load(&fe->auth_cmds));
+        stats_emit_u64(sink, "auth_errors", atomic_load(&fe->auth_errors));
+    }
+    if (fe->tls != NULL) {
+        stats_emit_u64(sink, "ssl_handshake_errors", atomic_load(&fe->ssl_handshake_errors));
+        stats_emit_u64(sink, "ssl_new_sessions", atomic_load(&fe->ssl_new_sessions));
+        time_t since = time(NULL) - tls_server_refreshed_at(fe->tls);
+        stats_emit_i64(sink, "time_since_server_cert_refresh", since > 0 ? since : 0);
+    }
     server_emit_engine(fe, sink);
 }
 
@@ -87,5 +98,9 @@ void server_reset_stats(struct frontend *fe)
     pthread_mutex_unlock(&fe->reset_lock);
     atomic_store(&fe->total_connections, 0);
     atomic_store(&fe->rejected_connections, 0);
+    atomic_store(&fe->ssl_handshake_errors, 0);
+    atomic_store(&fe->ssl_new_sessions, 0);
+    atomic_store(&fe->auth_cmds, 0);
+    atomic_store(&fe->auth_errors, 0);
     fe->engine->ops->reset_stats(fe->engine);
 }

@@ -51,6 +51,7 @@ int worker_start(struct worker *w)
 struct hand_over {
     struct worker *w;
     int fd;
+    bool tls;
 };
 
 /* Inbox closure: the socket arrives on the worker and becomes a connection. */
@@ -59,19 +60,21 @@ static void worker_new_conn(void *arg)
     struct hand_over *h = arg;
     struct worker *w = h->w;
     int fd = h->fd;
+    bool tls = h->tls;
     free(h);
-    if (w->stopping || conn_create(w, fd) == NULL) {
+    if (w->stopping || conn_create(w, fd, tls) == NULL) {
         close(fd);
         atomic_fetch_sub(&w->fe->curr_connections, 1);
     }
 }
 
-void worker_hand_over(struct worker *w, int fd)
+void worker_hand_over(struct worker *w, int fd, bool tls)
 {
     struct hand_over *h = malloc(sizeof(*h));
     if (h != NULL) {
         h->w = w;
         h->fd = fd;
+        h->tls = tls;
         if (inbox_post(w->inbox, worker_new_conn, h) == 0)
             return;
         free(h);

@@ -33,8 +33,11 @@ struct worker *worker_create(struct frontend *fe, int id) WARN_UNUSED;
 /* Starts the worker's thread. */
 int worker_start(struct worker *w) WARN_UNUSED;
 
-/* Hands an accepted socket to the worker through its inbox; on failure closes fd. Main thread. */
-void worker_hand_over(struct worker *w, int fd);
+/*
+ * Hands an accepted socket (TLS when tls is set) to the worker through its
+ * inbox; on failure closes fd. Main thread.
+ */
+void worker_hand_over(struct worker *w, int fd, bool tls);
 
 /* Asks the worker to close its connections and leave its loop, then joins it. Main thread. */
 void worker_stop(struct worker *w);

@@ -54,6 +54,9 @@ enum bin_opcode {
     BIN_CMD_TOUCH = 0x1c,
     BIN_CMD_GAT = 0x1d,
     BIN_CMD_GATQ = 0x1e,
+    BIN_CMD_SASL_LIST_MECHS = 0x20,
+    BIN_CMD_SASL_AUTH = 0x21,
+    BIN_CMD_SASL_STEP = 0x22,
     BIN_CMD_GATK = 0x23,
     BIN_CMD_GATKQ = 0x24,
     /* basalt's test hook (kv_engine's EWOULDBLOCK_CTL number): the value is a

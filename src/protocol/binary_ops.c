@@ -100,6 +100,12 @@ static enum bin_status validate_touch(const struct bin_request *r)
     return shape(r, 4, KEY_REQUIRED, VALUE_FORBIDDEN);
 }
 
+/* SASL_AUTH, SASL_STEP: the mechanism as the key, the client's message as the value. */
+static enum bin_status validate_sasl(const struct bin_request *r)
+{
+    return shape(r, 0, KEY_REQUIRED, VALUE_OPTIONAL);
+}
+
 /* TEST_CONTROL: a short text value and nothing else. */
 static enum bin_status validate_test_control(const struct bin_request *r)
 {
@@ -149,6 +155,9 @@ static const struct bin_op bin_ops[256] = {
     [BIN_CMD_TOUCH] = {"TOUCH", KNOWN, validate_touch},
     [BIN_CMD_GAT] = {"GAT", KNOWN, validate_touch},
     [BIN_CMD_GATQ] = {"GATQ", QUIET, validate_touch},
+    [BIN_CMD_SASL_LIST_MECHS] = {"SASL_LIST_MECHS", KNOWN, validate_bare},
+    [BIN_CMD_SASL_AUTH] = {"SASL_AUTH", KNOWN, validate_sasl},
+    [BIN_CMD_SASL_STEP] = {"SASL_STEP", KNOWN, validate_sasl},
     [BIN_CMD_GATK] = {"GATK", WKEY, validate_touch},
     [BIN_CMD_GATKQ] = {"GATKQ", WKEYQ, validate_touch},
     [BIN_CMD_TEST_CONTROL] = {"TEST_CONTROL", BIN_OP_KNOWN | BIN_OP_TEST, validate_test_control},

@@ -81,7 +81,7 @@ static void add_list(const char **argv, int *n, const char *const *list)
 }
 
 /* Child side of fork: dies with the test process, then execs the server. */
-static void exec_server(const char **argv, pid_t parent)
+static void exec_server(const char **argv, pid_t parent, const char *stderr_path)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) {
@@ -90,6 +90,10 @@ static void exec_server(const char **argv, pid_t parent)
     int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) {
         dup2(devnull, STDIN_FILENO);
+    }
+    int log = stderr_path ? open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
+    if (log >= 0) {
+        dup2(log, STDERR_FILENO);
     }
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
@@ -145,7 +149,7 @@ static pid_t spawn_server(struct server *s, const struct server_opts *o)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
-        exec_server(argv, parent);
+        exec_server(argv, parent, o ? o->stderr_path : NULL);
     }
     return pid;
 }
@@ -583,6 +587,33 @@ int kv_arith(int fd, uint8_t opcode, const char *key, uint64_t delta, uint64_t i
     }
     frame_free(&m);
     return st;
+}
+
+/* Reads STAT until its terminator and returns the value of name, or -1. */
+long long stat_value(int fd, const char *name)
+{
+    struct frame_req r = {.opcode = BIN_CMD_STAT};
+    if (frame_send(fd, &r) != 0) {
+        return -1;
+    }
+    long long v = -1;
+    for (;;) {
+        struct frame_resp m;
+        if (frame_recv(fd, &m, IO_TIMEOUT_MS) != 0) {
+            return -1;
+        }
+        if (m.h.keylen == 0) {
+            frame_free(&m);
+            return v;
+        }
+        if (m.h.keylen == strlen(name) && memcmp(resp_key(&m), name, m.h.keylen) == 0) {
+            char buf[32] = "";
+            uint32_t n = resp_vallen(&m) < sizeof(buf) - 1 ? resp_vallen(&m) : sizeof(buf) - 1;
+            memcpy(buf, resp_value(&m), n);
+            v = atoll(buf);
+        }
+        frame_free(&m);
+    }
 }
 
 /* Drains the child's pipes into r until both close or the deadline passes. */

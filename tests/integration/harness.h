@@ -32,6 +32,7 @@ struct server_opts {
     const char *const *args;           /* for both servers */
     const char *const *memcached_args; /* only for the reference memcached */
     const char *const *basalt_args;    /* only for basalt */
+    const char *stderr_path;           /* append the server's stderr to this file (NULL: inherit) */
 };
 
 /* Path of the server under test: $BASALT_TEST_SERVER or BASALT_BIN. */
@@ -137,6 +138,9 @@ int kv_get(int fd, const char *key, char *out, size_t cap, size_t *len);
 /* INCREMENT/DECREMENT: on success stores the 8-byte result in *result. */
 int kv_arith(int fd, uint8_t opcode, const char *key, uint64_t delta, uint64_t initial,
              uint32_t exptime, uint64_t *result);
+
+/* Sends STAT and reads every reply; returns the value of stat name, or -1 (absent, I/O error). */
+long long stat_value(int fd, const char *name);
 
 /* Result of running a short-lived program. */
 struct proc_result {

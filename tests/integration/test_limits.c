@@ -53,29 +53,6 @@ static bool noop_ok(int fd)
     return ok;
 }
 
-/* Reads STAT until its terminator and returns the value of name, or -1. */
-static long long stat_value(int fd, const char *name)
-{
-    struct frame_req r = {.opcode = BIN_CMD_STAT};
-    assert_int_equal(frame_send(fd, &r), 0);
-    long long v = -1;
-    for (;;) {
-        struct frame_resp m;
-        assert_int_equal(frame_recv(fd, &m, IO_TIMEOUT_MS), 0);
-        if (m.h.keylen == 0) {
-            frame_free(&m);
-            return v;
-        }
-        if (m.h.keylen == strlen(name) && memcmp(resp_key(&m), name, m.h.keylen) == 0) {
-            char buf[32] = "";
-            uint32_t n = resp_vallen(&m) < sizeof(buf) - 1 ? resp_vallen(&m) : sizeof(buf) - 1;
-            memcpy(buf, resp_value(&m), n);
-            v = atoll(buf);
-        }
-        frame_free(&m);
-    }
-}
-
 /* Connects until a connection answers a NOOP, within RECOVER_MS; returns it or -1. */
 static int connect_served(uint16_t port)
 {

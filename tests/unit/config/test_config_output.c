@@ -98,14 +98,14 @@ struct setting {
 };
 
 struct settings {
-    struct setting s[32];
+    struct setting s[48];
     int n;
 };
 
 static void collect(void *ctx, const char *name, const char *value)
 {
     struct settings *all = ctx;
-    assert_true(all->n < 32);
+    assert_true(all->n < 48);
     snprintf(all->s[all->n].name, sizeof(all->s[0].name), "%s", name);
     snprintf(all->s[all->n].value, sizeof(all->s[0].value), "%s", value);
     all->n++;
@@ -140,6 +140,17 @@ static void test_foreach_defaults(void **state)
         {"send_buffer_threshold", "4096"},
         {"max_send_queue", "1048576"},
         {"engine", "memory"},
+        {"ssl_enabled", "no"},
+        {"ssl_chain_cert", ""},
+        {"ssl_key", ""},
+        {"ssl_ca_cert", ""},
+        {"ssl_verify_mode", "0"},
+        {"ssl_min_version", "tlsv1.2"},
+        {"ssl_ciphers", ""},
+        {"ssl_handshake_timeout", "10"},
+        {"auth_enabled_sasl", "no"},
+        {"sasl_users", ""},
+        {"sasl_plain_over_plaintext", "0"},
         {"reader_threads", "4"},
         {"shutdown_command", "no"},
     };

@@ -87,6 +87,43 @@ static void test_port(void **state)
     run_free(&r);
 }
 
+/* tls:/notls: prefixes are stripped and decide per listener; -Z decides for the rest. */
+static void test_listen_tls(void **state)
+{
+    struct run r = {0};
+    assert_int_equal(RUN(&r, "-l", "tls:127.0.0.1:1,notls:[::1]:2,localhost", "-o",
+                         "ssl_chain_cert=c.pem,ssl_key=k.pem"),
+                     CONFIG_RUN);
+    assert_int_equal(r.c.nlisten, 3);
+    assert_string_equal(r.c.listen[0], "127.0.0.1:1");
+    assert_string_equal(r.c.listen[1], "[::1]:2");
+    assert_true(config_listen_tls(&r.c, 0));
+    assert_false(config_listen_tls(&r.c, 1));
+    assert_false(config_listen_tls(&r.c, 2));
+    assert_true(config_tls_used(&r.c));
+    assert_int_equal(RUN(&r, "-Z", "-l", "a,notls:b", "-o", "ssl_chain_cert=c,ssl_key=k"),
+                     CONFIG_RUN);
+    assert_true(r.c.ssl_enabled);
+    assert_true(config_listen_tls(&r.c, 0));
+    assert_false(config_listen_tls(&r.c, 1));
+    assert_int_equal(RUN(&r, "-o",
+                         "ssl_verify_mode=3,ssl_ca_cert=ca.pem,ssl_min_version=tlsv1.3,"
+                         "ssl_ciphers=HIGH:!aNULL,ssl_handshake_timeout=5"),
+                     CONFIG_RUN);
+    assert_false(config_tls_used(&r.c));
+    assert_int_equal(r.c.ssl_verify_mode, 3);
+    assert_string_equal(r.c.ssl_ca_cert, "ca.pem");
+    assert_string_equal(r.c.ssl_min_version, "tlsv1.3");
+    assert_string_equal(r.c.ssl_ciphers, "HIGH:!aNULL");
+    assert_int_equal(r.c.ssl_handshake_timeout, 5);
+    assert_int_equal(RUN(&r, "-S", "-o", "sasl_users=u.txt,sasl_plain_over_plaintext=1"),
+                     CONFIG_RUN);
+    assert_true(r.c.sasl_required);
+    assert_string_equal(r.c.sasl_users, "u.txt");
+    assert_int_equal(r.c.sasl_plain_over_plaintext, 1);
+    run_free(&r);
+}
+
 static void test_listen(void **state)
 {
     struct run r = {0};
@@ -330,13 +367,21 @@ static void test_error_leaves_defaults(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_no_arguments_gives_defaults),
-        cmocka_unit_test(test_argc_zero),    cmocka_unit_test(test_port),
-        cmocka_unit_test(test_listen),       cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_memory_limit), cmocka_unit_test(test_conn_limit),
-        cmocka_unit_test(test_item_size),    cmocka_unit_test(test_udp_user_verbose),
-        cmocka_unit_test(test_extended),     cmocka_unit_test(test_everything_together),
-        cmocka_unit_test(test_parse_twice),  cmocka_unit_test(test_error_leaves_defaults),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_no_arguments_gives_defaults),
+        cmocka_unit_test(test_argc_zero),
+        cmocka_unit_test(test_port),
+        cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_listen_tls),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_memory_limit),
+        cmocka_unit_test(test_conn_limit),
+        cmocka_unit_test(test_item_size),
+        cmocka_unit_test(test_udp_user_verbose),
+        cmocka_unit_test(test_extended),
+        cmocka_unit_test(test_everything_together),
+        cmocka_unit_test(test_parse_twice),
+        cmocka_unit_test(test_error_leaves_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

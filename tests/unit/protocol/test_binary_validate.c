@@ -71,6 +71,14 @@ struct row {
         op, 0, 5, 0, 1, 0, EINVAL, "datatype 1"                                                    \
     }
 
+/* SASL_AUTH, SASL_STEP: no extras, the mechanism as key, the message as an optional value. */
+#define SASL_ROWS(op)                                                                              \
+    {op, 0, 5, 10, 0, 0, OK, "good"}, {op, 0, 5, 0, 0, 0, OK, "no value"},                         \
+        {op, 0, 0, 10, 0, 0, EINVAL, "no key"}, {op, 4, 5, 10, 0, 0, EINVAL, "extlen 4"},          \
+    {                                                                                              \
+        op, 0, 5, 10, 1, 0, EINVAL, "datatype 1"                                                   \
+    }
+
 /* INCREMENT, DECREMENT (+Q): 20 bytes of extras, a key, no value. */
 #define ARITH_ROWS(op)                                                                             \
     {op, 20, 5, 0, 0, 0, OK, "good"}, {op, 20, 250, 0, 0, 0, OK, "250-byte key"},                  \
@@ -153,6 +161,11 @@ static const struct row rows[] = {
     {BIN_CMD_VERBOSITY, 4, 5, 0, 0, 0, EINVAL, "key"},
     {BIN_CMD_VERBOSITY, 4, 0, 4, 0, 0, EINVAL, "value"},
     {BIN_CMD_VERBOSITY, 4, 0, 0, 1, 0, EINVAL, "datatype 1"},
+    {BIN_CMD_SASL_LIST_MECHS, 0, 0, 0, 0, 0, OK, "good"},
+    {BIN_CMD_SASL_LIST_MECHS, 0, 5, 0, 0, 0, EINVAL, "key"},
+    {BIN_CMD_SASL_LIST_MECHS, 0, 0, 4, 0, 0, EINVAL, "value"},
+    SASL_ROWS(BIN_CMD_SASL_AUTH),
+    SASL_ROWS(BIN_CMD_SASL_STEP),
     TOUCH_ROWS(BIN_CMD_TOUCH),
     TOUCH_ROWS(BIN_CMD_GAT),
     TOUCH_ROWS(BIN_CMD_GATQ),
@@ -227,7 +240,7 @@ static void test_rows_cover_every_opcode(void **state)
 
 static void test_unknown_opcodes(void **state)
 {
-    const uint8_t unknown[] = {0x1f, 0x20, 0x21, 0x22, 0x25, 0x3f, 0x80, 0x81, 0xfe, 0xff};
+    const uint8_t unknown[] = {0x1f, 0x25, 0x3f, 0x80, 0x81, 0xfe, 0xff};
 
     for (size_t i = 0; i < sizeof(unknown); i++) {
         const uint8_t op = unknown[i];
@@ -241,7 +254,7 @@ static void test_unknown_opcodes(void **state)
     }
 }
 
-/* The names and flags of the 34 opcodes; every other opcode is unknown. */
+/* The names and flags of the 37 opcodes; every other opcode is unknown. */
 static void test_opcode_flags_and_names(void **state)
 {
     enum {
@@ -287,6 +300,9 @@ static void test_opcode_flags_and_names(void **state)
         {0x1c, "TOUCH", K},
         {0x1d, "GAT", K},
         {0x1e, "GATQ", K | Q},
+        {0x20, "SASL_LIST_MECHS", K},
+        {0x21, "SASL_AUTH", K},
+        {0x22, "SASL_STEP", K},
         {0x23, "GATK", K | W},
         {0x24, "GATKQ", K | Q | W},
         {0xeb, "TEST_CONTROL", K | T},

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Generates a test CA, a server certificate for 127.0.0.1/localhost, a client
+# certificate, and a second ("foreign") CA with its own client certificate.
+set -eu
+d="$1"
+cd "$d"
+o() { openssl "$@" 2>/dev/null; }
+key() { o genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+key ca.key
+o req -x509 -new -key ca.key -sha256 -days 2 -subj "/CN=basalt test CA" -out ca.pem
+key foreign-ca.key
+o req -x509 -new -key foreign-ca.key -sha256 -days 2 -subj "/CN=foreign CA" -out foreign-ca.pem
+sign() { # name cn ca extfile
+    key "$1.key"
+    o req -new -key "$1.key" -subj "/CN=$2" -out "$1.csr"
+    o x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -days 2 -sha256 \
+        -extfile "$4" -out "$1.pem"
+}
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext
+printf 'extendedKeyUsage=clientAuth\n' > client.ext
+sign server localhost ca server.ext
+sign server2 localhost ca server.ext
+sign client client ca client.ext
+sign foreign foreign foreign-ca client.ext
