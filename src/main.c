@@ -1,8 +1,8 @@
 /*
- * basalt: the composition root. Parses the settings, creates the engine and
- * the front-end in order, runs the main thread's event loop (listeners and
- * signals) until SIGINT or SIGTERM, then tears everything down in reverse.
- * The only place in the program that exits.
+ * basalt: the composition root. Parses the settings, starts the executor
+ * pools, creates the engine and the front-end in order, runs the main
+ * thread's event loop (listeners and signals) until SIGINT or SIGTERM, then
+ * tears everything down in reverse. The only place in the program that exits.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -15,20 +15,49 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "engines/memory/memory.h"
+#include "engines/wouldblock/wouldblock.h"
+#include "executor/executor.h"
 #include "frontend/frontend.h"
 
 /* Exit status for bad flags, as the README documents. */
 #define EXIT_USAGE 2
 
-static struct engine *create_engine(const struct config *cfg)
+/* Engine settings config_parse cannot check (they belong to an engine): 0, or -1 with err. */
+static int check_engine_settings(const struct config *cfg, struct wouldblock_mode *mode, char *err,
+                                 size_t errlen)
 {
-    if (strcmp(cfg->engine, "memory") == 0) {
-        struct memory_engine_config mc = {
-            .limit_bytes = cfg->memory_limit,
-            .item_size_max = cfg->item_size_max,
-            .reclaim_thread = 1,
-        };
-        return memory_engine_create(&mc, frontend_engine_host());
+    char why[160];
+    if (wouldblock_mode_parse(cfg->wouldblock_mode, strlen(cfg->wouldblock_mode), mode, why,
+                              sizeof(why)) != 0) {
+        snprintf(err, errlen, "-o wouldblock_mode: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static struct engine *create_memory(const struct config *cfg)
+{
+    struct memory_engine_config mc = {
+        .limit_bytes = cfg->memory_limit,
+        .item_size_max = cfg->item_size_max,
+        .reclaim_thread = 1,
+    };
+    return memory_engine_create(&mc, frontend_engine_host());
+}
+
+static struct engine *create_engine(const struct config *cfg, const struct wouldblock_mode *mode,
+                                    const struct executors *x)
+{
+    if (strcmp(cfg->engine, "memory") == 0)
+        return create_memory(cfg);
+    if (strcmp(cfg->engine, "wouldblock") == 0) {
+        /* The only inner engine config accepts is memory. */
+        struct engine *inner = create_memory(cfg);
+        struct wouldblock_config wc = {.mode = *mode,
+                                       .delay_us = (unsigned)cfg->wouldblock_delay_us};
+        return inner ? wouldblock_engine_create(&wc, inner, frontend_engine_host(),
+                                                x->pool[EXECUTOR_READER])
+                     : NULL;
     }
     log_warn("engine %s is not available", cfg->engine);
     return NULL;
@@ -40,11 +69,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(arg);
 }
 
-static int run(const struct config *cfg)
+static int run(const struct config *cfg, const struct wouldblock_mode *mode)
 {
-    struct engine *engine = create_engine(cfg);
-    if (engine == NULL)
+    struct executors x;
+    if (executors_setup(&x, cfg->reader_threads, 1, 1) != 0) {
+        fprintf(stderr, "basalt: cannot start the executor threads\n");
         return EXIT_FAILURE;
+    }
+    struct engine *engine = create_engine(cfg, mode, &x);
+    if (engine == NULL) {
+        executors_teardown(&x);
+        return EXIT_FAILURE;
+    }
     struct event_base *base = event_base_new();
     char err[256] = "";
     struct frontend *fe = base ? frontend_create(cfg, engine, base, err, sizeof(err)) : NULL;
@@ -52,6 +88,7 @@ static int run(const struct config *cfg)
         fprintf(stderr, "basalt: %s\n", base ? err : "cannot create the event loop");
         if (base != NULL)
             event_base_free(base);
+        executors_teardown(&x);
         engine->ops->destroy(engine);
         return EXIT_FAILURE;
     }
@@ -64,7 +101,10 @@ static int run(const struct config *cfg)
     event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
     event_free(sigint);
     event_free(sigterm);
+    /* Every blocked command has been notified once the front-end is gone; the pools are then
+     * stopped (running jobs finish) before the engine their jobs point into is freed. */
     frontend_destroy(&fe);
+    executors_teardown(&x);
     engine->ops->destroy(engine);
     event_base_free(base);
     return EXIT_SUCCESS;
@@ -83,6 +123,11 @@ int main(int argc, char **argv)
     case CONFIG_RUN:
         break;
     }
+    struct wouldblock_mode mode;
+    if (check_engine_settings(&cfg, &mode, err, sizeof(err)) != 0) {
+        fprintf(stderr, "basalt: %s\n", err);
+        return EXIT_USAGE;
+    }
     log_setup(cfg.verbose);
     clock_setup();
     /* A peer that closes early must not kill the process with SIGPIPE. */
@@ -91,5 +136,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "basalt: libevent has no pthreads support\n");
         return EXIT_FAILURE;
     }
-    return run(&cfg);
+    return run(&cfg, &mode);
 }

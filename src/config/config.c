@@ -15,12 +15,15 @@
 #include "config/value.h"
 
 /* The engines -o engine= accepts; add a name here when an engine is added. */
-static const char *const engine_names[] = {"memory"};
+static const char *const engine_names[] = {"memory", "wouldblock"};
+/* The engines wouldblock can wrap. */
+static const char *const inner_names[] = {"memory"};
 
 enum value_kind {
     VALUE_INT,    /* int field, decimal in [min, max] */
     VALUE_SIZE,   /* size_t field, bytes in [min, max]; a bare number counts in unit */
     VALUE_CHOICE, /* char[CONFIG_NAME_LEN] field, one of choices */
+    VALUE_TEXT,   /* char[CONFIG_NAME_LEN] field, any non-empty text (its owner checks it) */
 };
 
 /* How a generic setting is read and where it is stored in struct config. */
@@ -61,6 +64,15 @@ static const struct value_spec engine_spec = {.kind = VALUE_CHOICE,
                                               .offset = offsetof(struct config, engine),
                                               .choices = engine_names,
                                               .nchoices = ARRAY_LEN(engine_names)};
+static const struct value_spec readers_spec = INT_SPEC(reader_threads, 1, 64);
+static const struct value_spec test_ops_spec = INT_SPEC(enable_test_opcodes, 0, 1);
+static const struct value_spec wb_inner_spec = {.kind = VALUE_CHOICE,
+                                                .offset = offsetof(struct config, wouldblock_inner),
+                                                .choices = inner_names,
+                                                .nchoices = ARRAY_LEN(inner_names)};
+static const struct value_spec wb_mode_spec = {.kind = VALUE_TEXT,
+                                               .offset = offsetof(struct config, wouldblock_mode)};
+static const struct value_spec wb_delay_spec = INT_SPEC(wouldblock_delay_us, 0, 10000000);
 
 /* State of one config_parse call. */
 struct parse {
@@ -136,6 +148,13 @@ static const struct extended extended[] = {
     {"send_buffer_threshold", "SIZE", "values above this are sent without a copy", &sendbuf_spec},
     {"max_send_queue", "SIZE", "pause a connection with more than this unsent", &sendq_spec},
     {"engine", "NAME", "storage engine", &engine_spec},
+    {"reader_threads", "N", "threads of the reader executor pool, 1-64", &readers_spec},
+    {"enable_test_opcodes", "0|1", "serve the TEST_CONTROL opcode (tests only)", &test_ops_spec},
+    {"wouldblock_inner", "NAME", "engine the wouldblock test engine wraps", &wb_inner_spec},
+    {"wouldblock_mode", "MODE", "wouldblock: always, random:P, error:STATUS or never",
+     &wb_mode_spec},
+    {"wouldblock_delay_us", "N", "wouldblock: microseconds before a completion, 0-10000000",
+     &wb_delay_spec},
 };
 
 void config_defaults(struct config *c)
@@ -154,6 +173,11 @@ void config_defaults(struct config *c)
     c->send_buffer_threshold = 4096;
     c->max_send_queue = CONFIG_MIB;
     strcpy(c->engine, "memory");
+    c->reader_threads = 4;
+    c->enable_test_opcodes = 0;
+    strcpy(c->wouldblock_inner, "memory");
+    strcpy(c->wouldblock_mode, "always");
+    c->wouldblock_delay_us = 0;
 }
 
 /* Writes the names a VALUE_CHOICE setting accepts as "a, b, c". */
@@ -185,6 +209,15 @@ static int apply_value(struct parse *p, const struct value_spec *spec, const cha
                              p->err, p->errlen) != 0)
             return -1;
         *(size_t *)(void *)field = (size_t)v;
+        return 0;
+    }
+    if (spec->kind == VALUE_TEXT) {
+        if (*arg == '\0' || strlen(arg) >= CONFIG_NAME_LEN) {
+            config_errorf(p->err, p->errlen, "%s: value must be 1 to %d characters", flag,
+                          CONFIG_NAME_LEN - 1);
+            return -1;
+        }
+        snprintf(field, CONFIG_NAME_LEN, "%s", arg);
         return 0;
     }
     for (size_t i = 0; i < spec->nchoices; i++) {

@@ -34,6 +34,13 @@ struct config {
     size_t send_buffer_threshold; /* default 4096 */
     size_t max_send_queue;        /* default 1 MiB */
     char engine[CONFIG_NAME_LEN]; /* default "memory" */
+    int reader_threads;           /* reader executor pool size, default 4, 1..64 */
+    int enable_test_opcodes;      /* 1: TEST_CONTROL is served; default 0 (refused as unknown) */
+    /* The wouldblock test engine (engine=wouldblock). */
+    char wouldblock_inner[CONFIG_NAME_LEN]; /* the engine it wraps, default "memory" */
+    char wouldblock_mode[CONFIG_NAME_LEN];  /* always|random:P|error:STATUS|never, default always;
+                                               the engine's parser checks it (main.c) */
+    int wouldblock_delay_us;                /* delay before a completion, default 0 */
 };
 
 enum config_result {

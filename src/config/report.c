@@ -74,4 +74,5 @@ void config_foreach(const struct config *c,
     emit_number(fn, ctx, "send_buffer_threshold", c->send_buffer_threshold);
     emit_number(fn, ctx, "max_send_queue", c->max_send_queue);
     fn(ctx, "engine", c->engine);
+    emit_int(fn, ctx, "reader_threads", c->reader_threads);
 }

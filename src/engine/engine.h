@@ -8,8 +8,12 @@
  * ENGINE_EWOULDBLOCK; when the work is done the engine calls
  * host->notify(cookie, status) from any thread, and the front-end calls the
  * same op again with the same cookie, which then completes. The cookie is
- * opaque to the engine; engine_cookie_get/set_private give it one slot per
- * command to keep such state in.
+ * opaque to the engine; host->get_private/set_private give it one slot per
+ * command to keep such state in (cleared when the command ends).
+ *
+ * For every EWOULDBLOCK the engine calls notify exactly once, even when the
+ * connection goes away meanwhile (disconnect): the front-end keeps the
+ * cookie alive until that notify and frees it then.
  *
  * Items cross threads and are reference counted (see item.h).
  */
@@ -148,8 +152,21 @@ struct engine_ops {
     /* Zeroes the resettable counters (evictions, reclaimed, get_expired, ...). */
     void (*reset_stats)(struct engine *e);
 
-    /* The connection behind cookie is gone: drop any work pending for it. */
+    /*
+     * The connection behind cookie is closing (called once per connection):
+     * drop any work pending for it and any per-connection state. A command of
+     * that cookie still blocked must still be notified (any status).
+     */
     void (*disconnect)(struct engine *e, const void *cookie);
+
+    /*
+     * Test hook, may be NULL: applies a per-connection setting given as text
+     * (arg, len bytes, not NUL-terminated), e.g. a wouldblock mode. Reached
+     * only through the TEST_CONTROL opcode, which the server serves only with
+     * -o enable_test_opcodes=1.
+     */
+    engine_status (*test_control)(struct engine *e, const void *cookie, const char *arg,
+                                  size_t len);
 };
 
 /* Every engine starts with this; the rest of its state follows. */

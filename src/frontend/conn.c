@@ -102,6 +102,9 @@ static void conn_free(struct conn *c)
     event_free(c->resume);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
+    /* A stopping worker waits for its last connection, pending ones included. */
+    if (w->stopping && w->conns == NULL)
+        event_base_loopbreak(w->base);
 }
 
 void conn_close(struct conn *c)
@@ -111,10 +114,10 @@ void conn_close(struct conn *c)
         c->bev = NULL;
     }
     event_del(c->resume);
+    struct engine *e = c->worker->fe->engine;
+    e->ops->disconnect(e, &c->cookie);
     if (c->cookie.blocked) {
-        /* The engine still holds the cookie: free it when its notify arrives. */
-        struct engine *e = c->worker->fe->engine;
-        e->ops->disconnect(e, &c->cookie);
+        /* Pending close: the engine still owes a notify; free the connection when it arrives. */
         return;
     }
     conn_free(c);
@@ -161,24 +164,17 @@ static void conn_finish_frame(struct conn *c)
 static enum step conn_execute(struct conn *c)
 {
     struct cookie *ck = &c->cookie;
-    enum exec_result r;
-    if (ck->ready && ck->notified != ENGINE_SUCCESS) {
-        /* The engine finished the blocked work with an error: that is the reply. */
-        if (ck->notified == ENGINE_DISCONNECT) {
-            conn_close(c);
-            return STEP_FREED;
-        }
-        resp_error(c, &ck->req.h, exec_engine_to_bin(ck->notified));
-        r = EXEC_DONE;
-    } else {
-        r = exec_run(ck);
-    }
-    switch (r) {
+    /* A resumed cookie carries the notify's status; the executor takes it (exec_resumed_error). */
+    switch (exec_run(ck)) {
     case EXEC_WOULDBLOCK:
         ck->blocked = true;
         ck->ready = false;
+        /*
+         * No frame starts until the notify (conn_read_cb checks the state).
+         * The bufferevent keeps reading, up to its high watermark, so that a
+         * peer that goes away meanwhile is noticed (pending close).
+         */
         c->state = CONN_BLOCKED;
-        bufferevent_disable(c->bev, EV_READ);
         return STEP_STOP;
     case EXEC_CLOSE:
         conn_finish_frame(c);
@@ -190,7 +186,10 @@ static enum step conn_execute(struct conn *c)
     }
 }
 
-/* Answers an oversized value with E2BIG and arranges to discard the value as it arrives. */
+/*
+ * Answers an oversized value with E2BIG (exec_store_oversized, which may
+ * block on the engine) and arranges to discard the value as it arrives.
+ */
 static enum step conn_value_too_big(struct conn *c, struct evbuffer *in, const struct bin_header *h)
 {
     size_t head = BIN_HEADER_LEN + (size_t)h->extlen + h->keylen;
@@ -199,19 +198,11 @@ static enum step conn_value_too_big(struct conn *c, struct evbuffer *in, const s
         return STEP_NEED_MORE;
     }
     const uint8_t *p = evbuffer_pullup(in, (ssize_t)head);
-    if ((h->opcode == BIN_CMD_SET || h->opcode == BIN_CMD_SETQ) && h->keylen > 0 &&
-        h->keylen <= BIN_KEY_MAX) {
-        /* As memcached does: a failed SET must not leave the old value readable. */
-        struct engine *e = c->worker->fe->engine;
-        engine_status s =
-            e->ops->remove(e, &c->cookie, p + BIN_HEADER_LEN + h->extlen, h->keylen, 0);
-        (void)s; /* a missing key is fine; the memory engine never blocks here */
-    }
-    resp_error(c, h, BIN_STATUS_E2BIG);
+    cookie_load_oversized(&c->cookie, h, p + BIN_HEADER_LEN + h->extlen);
     evbuffer_drain(in, head);
     stats_add(&c->worker->stats, STATS_bytes_read, head);
     c->swallow = (uint64_t)h->bodylen - h->extlen - h->keylen;
-    return STEP_NEXT;
+    return conn_execute(c);
 }
 
 /* Discards swallowed bytes; STEP_NEED_MORE while some are still to come. */
@@ -236,7 +227,9 @@ static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struc
     const uint8_t *p = evbuffer_pullup(in, (ssize_t)head);
     struct bin_request r;
     bin_request_init(&r, h, p + BIN_HEADER_LEN);
-    enum bin_status st = bin_validate(&r);
+    /* Test opcodes look unknown unless the server was started to serve them. */
+    bool refused = (bin_opcode_flags(h->opcode) & BIN_OP_TEST) && !conn_cfg(c)->enable_test_opcodes;
+    enum bin_status st = refused ? BIN_STATUS_UNKNOWN_COMMAND : bin_validate(&r);
     if (st == BIN_STATUS_UNKNOWN_COMMAND) {
         /* Unknown opcodes are answered and skipped; the connection stays usable. */
         resp_error(c, h, st);
@@ -347,6 +340,8 @@ static bool conn_choose_protocol(struct conn *c)
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
+    if (c->state == CONN_BLOCKED)
+        return; /* the input waits for the blocked command */
     if (!c->protocol_chosen && !conn_choose_protocol(c))
         return;
     conn_process(c);
@@ -397,6 +392,7 @@ void conn_resume_cookie(struct cookie *ck, engine_status status)
 {
     struct conn *c = ck->conn;
     ck->blocked = false;
+
     if (c->bev == NULL) {
         /* Closed while blocked: the completion is discarded with the connection. */
         conn_free(c);

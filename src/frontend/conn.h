@@ -18,7 +18,7 @@ struct worker;
 
 enum conn_state {
     CONN_RUNNING,     /* reading frames and running commands */
-    CONN_BLOCKED,     /* the cookie waits for the engine */
+    CONN_BLOCKED,     /* the cookie waits for the engine; input is buffered, nothing starts */
     CONN_SEND_WAIT,   /* too much output queued: wait for it to drain */
     CONN_CLOSE_AFTER, /* send what is queued, then close */
 };

@@ -15,7 +15,18 @@ void cookie_load(struct cookie *ck, const struct bin_request *r)
     ck->value_left = r->vallen;
     ck->blocked = false;
     ck->ready = false;
+    ck->oversized = false;
     ck->notified = ENGINE_SUCCESS;
+}
+
+void cookie_load_oversized(struct cookie *ck, const struct bin_header *h, const uint8_t *key)
+{
+    struct bin_request r = {.h = *h, .extras = key, .key = key, .vallen = 0};
+    r.h.extlen = 0; /* the reply needs no extras, and they may not fit the packet */
+    if (r.h.keylen > BIN_KEY_MAX)
+        r.h.keylen = 0;
+    cookie_load(ck, &r);
+    ck->oversized = true;
 }
 
 void cookie_reset(struct cookie *ck)
@@ -27,4 +38,5 @@ void cookie_reset(struct cookie *ck)
     ck->engine_private = NULL;
     ck->blocked = false;
     ck->ready = false;
+    ck->oversized = false;
 }

@@ -31,11 +31,18 @@ struct cookie {
     void *engine_private;   /* the engine's slot (engine_host get/set_private) */
     engine_status notified; /* the status the engine's notify delivered */
     bool blocked;           /* waiting for the engine's notify */
-    bool ready;             /* notify arrived: re-run the executor */
+    bool ready;             /* notify arrived and not yet consumed by the executor */
+    bool oversized;         /* value above -I: answered E2BIG by exec_store_oversized */
 };
 
 /* Loads a validated request into the cookie: copies header, extras and key into its packet. */
 void cookie_load(struct cookie *ck, const struct bin_request *r);
+
+/*
+ * Loads only the header and key of a frame whose value is too big to take
+ * (keys above BIN_KEY_MAX are dropped); marks the cookie oversized.
+ */
+void cookie_load_oversized(struct cookie *ck, const struct bin_header *h, const uint8_t *key);
 
 /* Forgets the command: drops the item reference and the engine slot, keeps conn. */
 void cookie_reset(struct cookie *ck);

@@ -64,6 +64,15 @@ bool exec_quiet(const struct cookie *ck)
     return (bin_opcode_flags(ck->req.h.opcode) & BIN_OP_QUIET) != 0;
 }
 
+bool exec_resumed_error(struct cookie *ck, engine_status *s)
+{
+    if (!ck->ready)
+        return false;
+    ck->ready = false;
+    *s = ck->notified;
+    return ck->notified != ENGINE_SUCCESS;
+}
+
 enum exec_result exec_reply(struct cookie *ck, engine_status s, uint64_t cas)
 {
     if (s == ENGINE_EWOULDBLOCK)
@@ -117,7 +126,9 @@ static enum exec_result exec_get(struct cookie *ck)
 {
     struct engine *e = exec_engine(ck);
     struct item *it = NULL;
-    engine_status s = e->ops->get(e, ck, ck->req.key, ck->req.h.keylen, &it);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->get(e, ck, ck->req.key, ck->req.h.keylen, &it);
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
     exec_count(ck, STATS_cmd_get);
@@ -141,7 +152,9 @@ static enum exec_result exec_touch(struct cookie *ck)
     struct engine *e = exec_engine(ck);
     struct item *it = NULL;
     rel_time_t exptime = exec_expiry(bin_u32_extra(&ck->req));
-    engine_status s = e->ops->get_and_touch(e, ck, ck->req.key, ck->req.h.keylen, exptime, &it);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->get_and_touch(e, ck, ck->req.key, ck->req.h.keylen, exptime, &it);
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
     exec_count(ck, STATS_cmd_touch);
@@ -164,7 +177,9 @@ static enum exec_result exec_touch(struct cookie *ck)
 static enum exec_result exec_delete(struct cookie *ck)
 {
     struct engine *e = exec_engine(ck);
-    engine_status s = e->ops->remove(e, ck, ck->req.key, ck->req.h.keylen, ck->req.h.cas);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->remove(e, ck, ck->req.key, ck->req.h.keylen, ck->req.h.cas);
     if (s == ENGINE_SUCCESS)
         exec_count(ck, STATS_delete_hits);
     else if (s == ENGINE_KEY_ENOENT)
@@ -188,7 +203,9 @@ static enum exec_result exec_arith(struct cookie *ck)
     };
     struct engine *e = exec_engine(ck);
     uint64_t result = 0, cas = 0;
-    engine_status s = e->ops->arithmetic(e, ck, ck->req.key, ck->req.h.keylen, &a, &result, &cas);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->arithmetic(e, ck, ck->req.key, ck->req.h.keylen, &a, &result, &cas);
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
     if (s == ENGINE_SUCCESS || s == ENGINE_KEY_ENOENT)
@@ -225,11 +242,13 @@ static const exec_fn exec_table[256] = {
     [BIN_CMD_STAT] = exec_stat,       [BIN_CMD_VERBOSITY] = exec_verbosity,
     [BIN_CMD_TOUCH] = exec_touch,     [BIN_CMD_GAT] = exec_touch,
     [BIN_CMD_GATQ] = exec_touch,      [BIN_CMD_GATK] = exec_touch,
-    [BIN_CMD_GATKQ] = exec_touch,
+    [BIN_CMD_GATKQ] = exec_touch,     [BIN_CMD_TEST_CONTROL] = exec_test_control,
 };
 
 enum exec_result exec_run(struct cookie *ck)
 {
+    if (ck->oversized)
+        return exec_store_oversized(ck);
     exec_fn fn = exec_table[ck->req.h.opcode];
     if (fn == NULL) {
         /* Validation admits only opcodes of the protocol table, which all have a row here. */

@@ -1,7 +1,9 @@
 /*
  * Executors for the commands that do not touch one key: NOOP, QUIT, FLUSH,
- * VERSION, VERBOSITY, STAT, and the opcode table itself. Worker thread.
+ * VERSION, VERBOSITY, STAT, and the test hook TEST_CONTROL. Worker thread.
  */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -29,9 +31,25 @@ enum exec_result exec_flush(struct cookie *ck)
     uint32_t delay = bin_u32_extra(&ck->req);
     rel_time_t when = delay == 0 ? 0 : exec_expiry(delay);
     struct engine *e = exec_engine(ck);
-    engine_status s = e->ops->flush(e, ck, when);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->flush(e, ck, when);
     if (s != ENGINE_EWOULDBLOCK)
         exec_count(ck, STATS_cmd_flush);
+    return exec_reply(ck, s, 0);
+}
+
+enum exec_result exec_test_control(struct cookie *ck)
+{
+    /* The value stays at the input's head (validated: 1..BIN_TEST_CONTROL_MAX bytes) until the
+     * frame finishes, so a run again after a block reads it again. */
+    char arg[BIN_TEST_CONTROL_MAX];
+    evbuffer_copyout(bufferevent_get_input(ck->conn->bev), arg, ck->req.vallen);
+    struct engine *e = exec_engine(ck);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->test_control != NULL ? e->ops->test_control(e, ck, arg, ck->req.vallen)
+                                         : ENGINE_NOT_SUPPORTED;
     return exec_reply(ck, s, 0);
 }
 

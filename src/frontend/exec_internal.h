@@ -22,11 +22,21 @@ rel_time_t exec_expiry(uint32_t wire);
 /* True for the quiet opcodes. */
 bool exec_quiet(const struct cookie *ck);
 
+/*
+ * Takes the notify a resumed command carries: when the engine finished the
+ * blocked work with an error, stores it in *s and returns true, and the
+ * executor treats it as the engine call's answer; otherwise (not resumed, or
+ * resumed with success) returns false and the executor makes the call.
+ */
+bool exec_resumed_error(struct cookie *ck, engine_status *s);
+
 /* Common ending: EWOULDBLOCK waits; an error is sent; success is sent unless quiet. */
 enum exec_result exec_reply(struct cookie *ck, engine_status s, uint64_t cas);
 
 /* Executors defined outside exec.c. */
 enum exec_result exec_store(struct cookie *ck);
+enum exec_result exec_store_oversized(struct cookie *ck);
+enum exec_result exec_test_control(struct cookie *ck);
 enum exec_result exec_noop(struct cookie *ck);
 enum exec_result exec_quit(struct cookie *ck);
 enum exec_result exec_flush(struct cookie *ck);

@@ -2,13 +2,16 @@
  * The storage executor: SET, ADD, REPLACE, APPEND, PREPEND and their quiet
  * forms. The value is copied once, from the input buffer straight into the
  * engine's item; the item is kept in the cookie so a store that would block
- * is retried with the same item. Worker thread.
+ * is retried with the same item: the cookie's item is the state of this
+ * small machine (no item: allocate and fill; an item: store it). A value
+ * above -I is answered by exec_store_oversized. Worker thread.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
 #include "frontend/conn.h"
 #include "frontend/exec_internal.h"
+#include "frontend/response.h"
 #include "frontend/worker.h"
 
 static enum engine_store_op exec_store_op(uint8_t opcode)
@@ -38,8 +41,10 @@ static engine_status exec_store_fill(struct cookie *ck)
     if (ck->req.h.extlen == 8)
         bin_store_extras_decode(&ck->req, &x);
     struct engine *e = exec_engine(ck);
-    engine_status s = e->ops->allocate(e, ck, ck->req.key, ck->req.h.keylen, ck->req.vallen,
-                                       x.flags, exec_expiry(x.exptime), &ck->item);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->allocate(e, ck, ck->req.key, ck->req.h.keylen, ck->req.vallen, x.flags,
+                             exec_expiry(x.exptime), &ck->item);
     if (s != ENGINE_SUCCESS)
         return s;
     struct evbuffer *in = bufferevent_get_input(ck->conn->bev);
@@ -72,12 +77,29 @@ enum exec_result exec_store(struct cookie *ck)
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
     uint64_t cas = 0;
-    if (s == ENGINE_SUCCESS) {
+    if (s == ENGINE_SUCCESS && !exec_resumed_error(ck, &s)) {
         struct engine *e = exec_engine(ck);
         s = e->ops->store(e, ck, ck->item, ck->req.h.cas, exec_store_op(ck->req.h.opcode), &cas);
-        if (s == ENGINE_EWOULDBLOCK)
-            return EXEC_WOULDBLOCK;
     }
+    if (s == ENGINE_EWOULDBLOCK)
+        return EXEC_WOULDBLOCK;
     exec_store_count(ck, s);
     return exec_reply(ck, s, cas);
+}
+
+enum exec_result exec_store_oversized(struct cookie *ck)
+{
+    uint8_t op = ck->req.h.opcode;
+    engine_status s = ENGINE_SUCCESS;
+    if ((op == BIN_CMD_SET || op == BIN_CMD_SETQ) && ck->req.h.keylen > 0 &&
+        !exec_resumed_error(ck, &s)) {
+        /* As memcached does: a failed SET must not leave the old value readable. */
+        struct engine *e = exec_engine(ck);
+        s = e->ops->remove(e, ck, ck->req.key, ck->req.h.keylen, 0);
+    }
+    if (s == ENGINE_EWOULDBLOCK)
+        return EXEC_WOULDBLOCK;
+    /* Whatever the removal answered (a missing key is the common case), the reply is E2BIG. */
+    resp_error(ck->conn, &ck->req.h, BIN_STATUS_E2BIG);
+    return EXEC_DONE;
 }

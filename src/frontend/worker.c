@@ -81,13 +81,18 @@ void worker_hand_over(struct worker *w, int fd)
     atomic_fetch_sub(&w->fe->curr_connections, 1);
 }
 
-/* Inbox closure: close every connection and leave the loop. */
+/*
+ * Inbox closure: close every connection and leave the loop. Connections whose
+ * cookie is blocked stay until the engine's notify frees them (the engine is
+ * told of the disconnect); the last one to go breaks the loop (conn.c).
+ */
 static void worker_shutdown(void *arg)
 {
     struct worker *w = arg;
     w->stopping = true;
     conn_close_all(w);
-    event_base_loopbreak(w->base);
+    if (w->conns == NULL)
+        event_base_loopbreak(w->base);
 }
 
 void worker_stop(struct worker *w)

@@ -56,7 +56,14 @@ enum bin_opcode {
     BIN_CMD_GATQ = 0x1e,
     BIN_CMD_GATK = 0x23,
     BIN_CMD_GATKQ = 0x24,
+    /* basalt's test hook (kv_engine's EWOULDBLOCK_CTL number): the value is a
+       text setting for the engine, e.g. a wouldblock mode. Refused as unknown
+       unless the server runs with -o enable_test_opcodes=1. */
+    BIN_CMD_TEST_CONTROL = 0xeb,
 };
+
+/* Longest value of a TEST_CONTROL request. */
+#define BIN_TEST_CONTROL_MAX 64
 
 enum bin_status {
     BIN_STATUS_SUCCESS = 0x00,
@@ -149,6 +156,7 @@ enum bin_op_flag {
     BIN_OP_QUIET = 1 << 1,
     BIN_OP_STORAGE = 1 << 2,  /* carries a value: SET/ADD/REPLACE/APPEND/PREPEND and quiet forms */
     BIN_OP_WITH_KEY = 1 << 3, /* the reply carries the key (GETK, GETKQ, GATK, GATKQ) */
+    BIN_OP_TEST = 1 << 4,     /* a test-only opcode: unknown unless test opcodes are enabled */
 };
 
 /* Returns the BIN_OP_* flags of an opcode (0 when unknown). */

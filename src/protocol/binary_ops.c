@@ -100,6 +100,15 @@ static enum bin_status validate_touch(const struct bin_request *r)
     return shape(r, 4, KEY_REQUIRED, VALUE_FORBIDDEN);
 }
 
+/* TEST_CONTROL: a short text value and nothing else. */
+static enum bin_status validate_test_control(const struct bin_request *r)
+{
+    if (r->vallen == 0 || r->vallen > BIN_TEST_CONTROL_MAX) {
+        return BIN_STATUS_EINVAL;
+    }
+    return shape(r, 0, KEY_FORBIDDEN, VALUE_OPTIONAL);
+}
+
 #define KNOWN BIN_OP_KNOWN
 #define QUIET (BIN_OP_KNOWN | BIN_OP_QUIET)
 #define STORE (BIN_OP_KNOWN | BIN_OP_STORAGE)
@@ -142,6 +151,7 @@ static const struct bin_op bin_ops[256] = {
     [BIN_CMD_GATQ] = {"GATQ", QUIET, validate_touch},
     [BIN_CMD_GATK] = {"GATK", WKEY, validate_touch},
     [BIN_CMD_GATKQ] = {"GATKQ", WKEYQ, validate_touch},
+    [BIN_CMD_TEST_CONTROL] = {"TEST_CONTROL", BIN_OP_KNOWN | BIN_OP_TEST, validate_test_control},
 };
 
 /* Unknown opcode first, then the shared rules, then the opcode's own validator. */

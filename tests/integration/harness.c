@@ -96,8 +96,26 @@ static void exec_server(const char **argv, pid_t parent)
     _exit(127);
 }
 
+/*
+ * Appends $BASALT_TEST_ARGS (words separated by spaces) for basalt: how ctest
+ * runs the same suite against other engine settings (e.g. wouldblock).
+ * buf holds the words and must live until exec.
+ */
+static void add_env_args(const char **argv, int *n, char *buf, size_t cap)
+{
+    const char *env = getenv("BASALT_TEST_ARGS");
+    if (env == NULL) {
+        return;
+    }
+    snprintf(buf, cap, "%s", env);
+    for (char *w = strtok(buf, " "); w && *n < MAX_ARGS - 1; w = strtok(NULL, " ")) {
+        argv[(*n)++] = w;
+    }
+}
+
 static pid_t spawn_server(struct server *s, const struct server_opts *o)
 {
+    static char env_args[1024];
     char port[16];
     snprintf(port, sizeof(port), "%u", (unsigned)s->port);
     const char *argv[MAX_ARGS];
@@ -118,6 +136,9 @@ static pid_t spawn_server(struct server *s, const struct server_opts *o)
     if (o) {
         add_list(argv, &n, o->args);
         add_list(argv, &n, s->is_memcached ? o->memcached_args : o->basalt_args);
+    }
+    if (!s->is_memcached) {
+        add_env_args(argv, &n, env_args, sizeof(env_args));
     }
     argv[n] = NULL;
     fflush(NULL);

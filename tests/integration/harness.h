@@ -1,6 +1,7 @@
 /*
  * Integration test harness: starts the server under test (BASALT_TEST_SERVER,
- * default BASALT_BIN) on a free loopback port, stops it by PID and reports how
+ * default BASALT_BIN, with the extra words of BASALT_TEST_ARGS for basalt)
+ * on a free loopback port, stops it by PID and reports how
  * it exited, and offers raw socket and binary-protocol helpers with timeouts.
  * Single-threaded use except where a function says otherwise.
  */

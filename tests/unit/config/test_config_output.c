@@ -71,6 +71,11 @@ static void test_help(void **state)
     assert_help_has(r.out, "    send_buffer_threshold=SIZE", "(default: 4k)");
     assert_help_has(r.out, "    max_send_queue=SIZE", "(default: 1m)");
     assert_help_has(r.out, "    engine=NAME", "(default: memory)");
+    assert_help_has(r.out, "    reader_threads=N", "(default: 4)");
+    assert_help_has(r.out, "    enable_test_opcodes=0|1", "(default: 0)");
+    assert_help_has(r.out, "    wouldblock_inner=NAME", "(default: memory)");
+    assert_help_has(r.out, "    wouldblock_mode=MODE", "(default: always)");
+    assert_help_has(r.out, "    wouldblock_delay_us=N", "(default: 0)");
     assert_int_equal(r.out[r.outlen - 1], '\n');
 
     /* -h prints the same text. */
@@ -135,6 +140,7 @@ static void test_foreach_defaults(void **state)
         {"send_buffer_threshold", "4096"},
         {"max_send_queue", "1048576"},
         {"engine", "memory"},
+        {"reader_threads", "4"},
     };
     struct config c;
     struct settings all = {0};

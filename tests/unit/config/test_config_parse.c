@@ -32,6 +32,11 @@ static void assert_defaults(const struct config *c)
     assert_int_equal(c->send_buffer_threshold, 4096);
     assert_int_equal(c->max_send_queue, MIB);
     assert_string_equal(c->engine, "memory");
+    assert_int_equal(c->reader_threads, 4);
+    assert_int_equal(c->enable_test_opcodes, 0);
+    assert_string_equal(c->wouldblock_inner, "memory");
+    assert_string_equal(c->wouldblock_mode, "always");
+    assert_int_equal(c->wouldblock_delay_us, 0);
 }
 
 static void test_defaults(void **state)
@@ -234,6 +239,17 @@ static void test_extended(void **state)
     assert_int_equal(r.c.send_buffer_threshold, 8 * KIB);
     assert_int_equal(r.c.max_send_queue, 2 * MIB);
     assert_string_equal(r.c.engine, "memory");
+
+    assert_int_equal(RUN(&r, "-o", "engine=wouldblock,wouldblock_inner=memory,reader_threads=2",
+                         "-o", "wouldblock_mode=random:0.5,wouldblock_delay_us=1000", "-o",
+                         "enable_test_opcodes=1"),
+                     CONFIG_RUN);
+    assert_string_equal(r.c.engine, "wouldblock");
+    assert_string_equal(r.c.wouldblock_inner, "memory");
+    assert_string_equal(r.c.wouldblock_mode, "random:0.5");
+    assert_int_equal(r.c.wouldblock_delay_us, 1000);
+    assert_int_equal(r.c.reader_threads, 2);
+    assert_int_equal(r.c.enable_test_opcodes, 1);
 
     assert_int_equal(RUN(&r, "--extended=reqs_per_event=10000,inbox_batch=1"), CONFIG_RUN);
     assert_int_equal(r.c.reqs_per_event, 10000);

@@ -158,6 +158,12 @@ static const struct row rows[] = {
     TOUCH_ROWS(BIN_CMD_GATQ),
     TOUCH_ROWS(BIN_CMD_GATK),
     TOUCH_ROWS(BIN_CMD_GATKQ),
+    /* TEST_CONTROL: a text value only. */
+    {BIN_CMD_TEST_CONTROL, 0, 0, 6, 0, 0, OK, "good"},
+    {BIN_CMD_TEST_CONTROL, 0, 0, 0, 0, 0, EINVAL, "no value"},
+    {BIN_CMD_TEST_CONTROL, 0, 5, 6, 0, 0, EINVAL, "key"},
+    {BIN_CMD_TEST_CONTROL, 4, 0, 6, 0, 0, EINVAL, "extras"},
+    {BIN_CMD_TEST_CONTROL, 0, 0, 6, 1, 0, EINVAL, "datatype 1"},
 };
 
 /* Room for the largest row: 20 bytes of extras, a 251-byte key and a 10-byte value. */
@@ -235,10 +241,16 @@ static void test_unknown_opcodes(void **state)
     }
 }
 
-/* The names and flags of the 33 opcodes; every other opcode is unknown. */
+/* The names and flags of the 34 opcodes; every other opcode is unknown. */
 static void test_opcode_flags_and_names(void **state)
 {
-    enum { K = BIN_OP_KNOWN, Q = BIN_OP_QUIET, S = BIN_OP_STORAGE, W = BIN_OP_WITH_KEY };
+    enum {
+        K = BIN_OP_KNOWN,
+        Q = BIN_OP_QUIET,
+        S = BIN_OP_STORAGE,
+        W = BIN_OP_WITH_KEY,
+        T = BIN_OP_TEST
+    };
     static const struct {
         uint8_t opcode;
         const char *name;
@@ -277,6 +289,7 @@ static void test_opcode_flags_and_names(void **state)
         {0x1e, "GATQ", K | Q},
         {0x23, "GATK", K | W},
         {0x24, "GATKQ", K | Q | W},
+        {0xeb, "TEST_CONTROL", K | T},
     };
     unsigned known = 0;
 
