@@ -14,7 +14,7 @@
 
 #include "storage_test.h"
 
-#define NKEYS 24
+#define NKEYS 26
 
 struct fixture {
     char dir[512]; /* first: test_teardown removes it */
@@ -93,6 +93,7 @@ static void test_torn_tail_every_offset(void **state)
     unsigned char *whole = test_file_read(path, &n);
     const struct store_loc *last = &f->locs[NKEYS - 1];
     assert_int_equal(n, last->offset + last->len);
+    assert_int_equal(f->locs[NKEYS - 2].segno, f->newest); /* records before it in the same file */
     for (uint64_t cut = last->offset; cut < last->offset + last->len; cut++) {
         test_file_replace(path, whole, (size_t)cut);
         struct test_visits v = {0};

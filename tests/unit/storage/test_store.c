@@ -344,23 +344,23 @@ static void test_fsync_failure_on_seal(void **state)
     test_visits_free(&v);
 }
 
-/* A roll whose directory fsync fails: what the seal made durable is reported, the rest is not. */
-static void test_dir_fsync_failure_on_roll(void **state)
+/*
+ * Appends 12 records in one batch (they need a roll) with a fault armed by
+ * arm(); checks the batch fails after the roll sealed part of it, that
+ * exactly that part is reported durable, and that it is what survives.
+ */
+static void batch_fails_after_seal(struct fixture *f, void (*arm)(struct store_faults *))
 {
-    struct fixture *f = *state;
     struct store *s = open_ok(f, NULL);
-    char keys[10][32], vals[10][96];
-    struct store_record recs[10];
-    for (int i = 0; i < 10; i++)
+    char keys[12][32], vals[12][96];
+    struct store_record recs[12];
+    for (int i = 0; i < 12; i++)
         recs[i] = rec_i(i, keys[i], vals[i]);
-    /* fsync 1 seals segment 1, 2 is the new segment's file, 3 the directory. */
-    f->faults.fsync_fail_at = f->faults.fsyncs + 3;
+    arm(&f->faults);
     size_t done = 0;
-    assert_int_equal(store_append(s, recs, 10, NULL, &done), STORE_ESYS);
-    assert_true(done > 0 && done < 10);
+    assert_int_equal(store_append(s, recs, 12, NULL, &done), STORE_ESYS);
+    assert_true(done > 0 && done < 12);
     assert_int_equal(store_durable_seq(s), recs[done - 1].seq);
-    assert_int_equal(store_segment_count(s), 1);
-    assert_int_equal(test_dir_count(f->dir, ".seg"), 1); /* the half-made segment is gone */
     store_close(&s);
     struct test_visits v = {0};
     reopen_clean(f, &v);
@@ -368,6 +368,20 @@ static void test_dir_fsync_failure_on_roll(void **state)
     for (size_t i = 0; i < done; i++)
         assert_true(visited(&v, (int)i));
     test_visits_free(&v);
+}
+
+/* fsync 1 seals segment 1, 2 is the new segment's file, 3 the directory. */
+static void arm_dir_fsync(struct store_faults *faults)
+{
+    faults->fsync_fail_at = faults->fsyncs + 3;
+}
+
+/* A roll whose directory fsync fails: the half-made segment is removed. */
+static void test_dir_fsync_failure_on_roll(void **state)
+{
+    struct fixture *f = *state;
+    batch_fails_after_seal(f, arm_dir_fsync);
+    assert_int_equal(test_dir_count(f->dir, ".seg"), 1);
 }
 
 /* A crash while a new segment gets its header: the half-made file is removed at open. */
@@ -400,6 +414,53 @@ static void test_roll_crash(void **state)
     test_visits_free(&v);
 }
 
+/* Write 1 is the part for segment 1, 2 segment 2's header, 3 the rest of the batch. */
+static void arm_third_write(struct store_faults *faults)
+{
+    faults->write_fail_at = faults->writes + 3;
+}
+
+/* A batch that rolled and then failed to write its second part. */
+static void test_write_failure_after_roll(void **state)
+{
+    batch_fails_after_seal(*state, arm_third_write);
+}
+
+/* A fault that lasts several writes fails each of them; the first write after it succeeds. */
+static void test_lasting_fault_clears(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = open_ok(f, NULL);
+    struct store_loc locs[8];
+    f->faults.write_fail_at = f->faults.writes + 1;
+    f->faults.write_fail_n = 3;
+    for (int i = 0; i < 3; i++) {
+        char key[32], val[96];
+        struct store_record r = rec_i(i, key, val);
+        assert_int_equal(store_append(s, &r, 1, NULL, NULL), STORE_ESYS);
+        assert_int_equal(store_errno(s), EIO);
+    }
+    append_range(s, 3, 4, locs);
+    assert_int_equal(store_sync(s), STORE_OK);
+    assert_reads(s, &locs[3], 3);
+    /* The same for fsyncs: two fail, the third passes. */
+    f->faults.fsync_fail_at = f->faults.fsyncs + 1;
+    f->faults.fsync_fail_n = 2;
+    append_range(s, 4, 5, locs);
+    assert_int_equal(store_sync(s), STORE_ESYS);
+    append_range(s, 5, 6, locs);
+    assert_int_equal(store_sync(s), STORE_ESYS);
+    append_range(s, 6, 7, locs);
+    assert_int_equal(store_sync(s), STORE_OK);
+    store_close(&s);
+    struct test_visits v = {0};
+    reopen_clean(f, &v);
+    assert_int_equal(v.n, 2);
+    assert_true(visited(&v, 3));
+    assert_true(visited(&v, 6));
+    test_visits_free(&v);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, test_teardown)
@@ -415,6 +476,8 @@ int main(void)
         T(test_fsync_failure_on_seal),
         T(test_dir_fsync_failure_on_roll),
         T(test_roll_crash),
+        T(test_write_failure_after_roll),
+        T(test_lasting_fault_clears),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
