@@ -18,6 +18,8 @@
 static const char *const engine_names[] = {"memory", "wouldblock"};
 /* The engines wouldblock can wrap. */
 static const char *const inner_names[] = {"memory"};
+/* -B: memcached's protocol names; auto picks by the first byte of a connection. */
+static const char *const protocol_names[] = {"auto", "binary", "ascii"};
 
 enum value_kind {
     VALUE_INT,    /* int field, decimal in [min, max] */
@@ -60,6 +62,10 @@ static const struct value_spec inbox_spec = INT_SPEC(inbox_batch, 1, 10000);
 static const struct value_spec sendbuf_spec = SIZE_SPEC(send_buffer_threshold, 0, CONFIG_GIB, 1);
 static const struct value_spec sendq_spec =
     SIZE_SPEC(max_send_queue, 4 * CONFIG_KIB, CONFIG_GIB, 1);
+static const struct value_spec protocol_spec = {.kind = VALUE_CHOICE,
+                                                .offset = offsetof(struct config, protocol),
+                                                .choices = protocol_names,
+                                                .nchoices = ARRAY_LEN(protocol_names)};
 static const struct value_spec engine_spec = {.kind = VALUE_CHOICE,
                                               .offset = offsetof(struct config, engine),
                                               .choices = engine_names,
@@ -113,6 +119,7 @@ static int apply_user(struct parse *p, const char *flag, const char *arg);
 static int apply_verbose(struct parse *p, const char *flag, const char *arg);
 static int apply_extended(struct parse *p, const char *flag, const char *arg);
 static int apply_version(struct parse *p, const char *flag, const char *arg);
+static int apply_shutdown(struct parse *p, const char *flag, const char *arg);
 static int apply_help(struct parse *p, const char *flag, const char *arg);
 static void show_listen(const struct config *d, char *buf, size_t n);
 static void show_zero(const struct config *d, char *buf, size_t n);
@@ -136,6 +143,10 @@ static const struct flag flags[] = {
     {'u', "user", required_argument, "USER", "user to run as (recorded)", NULL, apply_user, NULL},
     {'v', "verbose", optional_argument, "N", "more logging; -vv for more", NULL, apply_verbose,
      show_zero},
+    {'B', "protocol", required_argument, "auto|binary|ascii", "protocol served on the port",
+     &protocol_spec, NULL, NULL},
+    {'A', "enable-shutdown", no_argument, NULL, "allow the text shutdown command", NULL,
+     apply_shutdown, NULL},
     {'o', "extended", required_argument, "KEY=VALUE[,...]", "extended settings below; repeatable",
      NULL, apply_extended, NULL},
     {'V', "version", no_argument, NULL, "print the version and exit", NULL, apply_version, NULL},
@@ -178,6 +189,7 @@ void config_defaults(struct config *c)
     strcpy(c->wouldblock_inner, "memory");
     strcpy(c->wouldblock_mode, "always");
     c->wouldblock_delay_us = 0;
+    strcpy(c->protocol, "auto");
 }
 
 /* Writes the names a VALUE_CHOICE setting accepts as "a, b, c". */
@@ -374,6 +386,12 @@ static int apply_extended(struct parse *p, const char *flag, const char *arg)
         rc = apply_extended_item(p, flag, item);
     free(copy);
     return rc;
+}
+
+static int apply_shutdown(struct parse *p, const char *flag, const char *arg)
+{
+    p->c->enable_shutdown = true;
+    return 0;
 }
 
 static int apply_version(struct parse *p, const char *flag, const char *arg)

@@ -24,20 +24,15 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "frontend/conn_internal.h"
 #include "frontend/exec.h"
+#include "frontend/exec_text.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
 
 /* Input kept buffered beyond the frame being assembled (read high watermark floor). */
 #define CONN_READ_HIGH_MIN (256 * 1024)
-
-enum step {
-    STEP_NEXT,      /* a frame finished: the next one may start */
-    STEP_NEED_MORE, /* wait for more input */
-    STEP_STOP,      /* the connection stopped (blocked, waiting to send, closing) */
-    STEP_FREED,     /* the connection is gone */
-};
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
@@ -50,7 +45,7 @@ static const struct config *conn_cfg(const struct conn *c)
     return c->worker->fe->cfg;
 }
 
-static void conn_set_read_lowat(struct conn *c, size_t low)
+void conn_set_read_lowat(struct conn *c, size_t low)
 {
     if (c->read_lowat == low)
         return;
@@ -80,7 +75,8 @@ struct conn *conn_create(struct worker *w, int fd)
         return NULL;
     }
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-    conn_set_read_lowat(c, BIN_HEADER_LEN);
+    /* One byte picks the protocol; a text command may be shorter than a binary header. */
+    conn_set_read_lowat(c, 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->next = w->conns;
     if (w->conns != NULL)
@@ -134,8 +130,7 @@ void conn_close_all(struct worker *w)
     }
 }
 
-/* Stops reading and closes once everything queued has been written; STEP_FREED if closed now. */
-static enum step conn_close_after_write(struct conn *c)
+enum step conn_close_after_write(struct conn *c)
 {
     c->state = CONN_CLOSE_AFTER;
     bufferevent_disable(c->bev, EV_READ);
@@ -160,12 +155,26 @@ static void conn_finish_frame(struct conn *c)
     cookie_reset(ck);
 }
 
-/* Runs (or re-runs) the loaded cookie and turns the result into a step. */
-static enum step conn_execute(struct conn *c)
+enum step conn_execute(struct conn *c)
 {
     struct cookie *ck = &c->cookie;
-    /* A resumed cookie carries the notify's status; the executor takes it (exec_resumed_error). */
-    switch (exec_run(ck)) {
+    enum exec_result r;
+    if (ck->text != NULL && !ck->oversized && ck->ready && ck->notified != ENGINE_SUCCESS) {
+        /*
+         * Binary executors take the notify's status themselves
+         * (exec_resumed_error); for a text command an error is the reply.
+         */
+        ck->ready = false;
+        if (ck->notified == ENGINE_DISCONNECT) {
+            conn_close(c);
+            return STEP_FREED;
+        }
+        exec_text_engine_error(ck, ck->notified);
+        r = EXEC_DONE;
+    } else {
+        r = exec_run(ck);
+    }
+    switch (r) {
     case EXEC_WOULDBLOCK:
         ck->blocked = true;
         ck->ready = false;
@@ -176,6 +185,9 @@ static enum step conn_execute(struct conn *c)
          */
         c->state = CONN_BLOCKED;
         return STEP_STOP;
+    case EXEC_PAUSE:
+        /* Output is full: the command continues once it drains (conn_text_step). */
+        return STEP_NEXT;
     case EXEC_CLOSE:
         conn_finish_frame(c);
         return conn_close_after_write(c);
@@ -255,6 +267,8 @@ static enum step conn_step(struct conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->swallow > 0)
         return conn_swallow(c, in);
+    if (c->text)
+        return conn_text_step(c);
     size_t len = evbuffer_get_length(in);
     if (len < BIN_HEADER_LEN) {
         conn_set_read_lowat(c, BIN_HEADER_LEN);
@@ -322,7 +336,7 @@ static void conn_process(struct conn *c)
     evtimer_add(c->resume, &zero);
 }
 
-/* Picks the protocol from the first byte; only binary exists so far. */
+/* Picks the protocol from the first byte (0x80 or 0x08: binary, else text), or as -B forces. */
 static bool conn_choose_protocol(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -330,6 +344,13 @@ static bool conn_choose_protocol(struct conn *c)
     if (evbuffer_copyout(in, &first, 1) != 1)
         return true;
     c->protocol_chosen = true;
+    const char *forced = conn_cfg(c)->protocol;
+    bool binary = first == BIN_MAGIC_REQUEST || first == 0x08;
+    if (strcmp(forced, "ascii") == 0 || (strcmp(forced, "auto") == 0 && !binary)) {
+        c->text = true;
+        conn_set_read_lowat(c, 1);
+        return true;
+    }
     if (first == BIN_MAGIC_REQUEST)
         return true;
     log_debug("conn: closing: first byte 0x%02x is not a binary request", first);

@@ -31,6 +31,8 @@ struct conn {
     struct cookie cookie;
     enum conn_state state;
     bool protocol_chosen; /* the first byte has been seen */
+    bool text;            /* the text/meta protocol (conn_text.c) rather than binary */
+    size_t text_scanned;  /* text: bytes of an unfinished line already searched for its end */
     bool peer_eof;        /* the peer will send nothing more */
     uint64_t swallow;     /* bytes of an oversized value still to discard */
     size_t read_lowat;    /* the read low watermark currently set */

@@ -192,7 +192,11 @@ const char *store_last_error(const struct store *s);
  * A crash at any step leaves exactly one copy of every record (docs/storage.md).
  */
 
-/* Decides whether a record is kept; rec is valid during the call only. */
+/*
+ * Decides whether a record is kept; rec is valid during the call only. Keep a
+ * record until a newer record of its key is durable (seq <= store_durable_seq):
+ * a newer one not yet synced can still be cut by a failed write or fsync.
+ */
 typedef bool (*store_live_fn)(void *arg, const struct store_record *rec,
                               const struct store_loc *loc);
 
