@@ -42,10 +42,35 @@ static enum store_err corrupt(struct store *s, struct store_open_report *rep, co
 }
 
 /* Creates the directory if needed, opens it and takes its lock. */
+/* fsyncs the directory that holds dir, so a directory just created survives a crash. */
+static int sync_parent(struct store *s, const char *dir)
+{
+    char parent[sizeof(s->io.dir)];
+    snprintf(parent, sizeof(parent), "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0'; /* "/x": the root */
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof(parent), ".");
+    int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return store_io_fail(&s->io, errno, "open %s", parent);
+    int r = store_io_sync(&s->io, fd, true, "..");
+    close(fd);
+    return r;
+}
+
+/* Creates the directory if needed, opens it and takes its lock. */
 static enum store_err take_dir(struct store *s, const char *dir)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0755) == 0) {
+        if (sync_parent(s, dir) != 0)
+            return STORE_ESYS;
+    } else if (errno != EEXIST) {
         return store_io_fail(&s->io, errno, "mkdir %s", dir), STORE_ESYS;
+    }
     s->io.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->io.dirfd < 0)
         return store_io_fail(&s->io, errno, "open %s", dir), STORE_ESYS;
@@ -54,8 +79,12 @@ static enum store_err take_dir(struct store *s, const char *dir)
         return store_io_fail(&s->io, errno, "open %s/LOCK", dir), STORE_ESYS;
     if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
-        store_io_fail(&s->io, err, "lock %s/LOCK", dir);
-        return err == EWOULDBLOCK ? STORE_ELOCKED : STORE_ESYS;
+        if (err == EWOULDBLOCK) {
+            store_io_fail(&s->io, 0, "data directory %s is in use by another process (%s/LOCK)",
+                          dir, dir);
+            return STORE_ELOCKED;
+        }
+        return store_io_fail(&s->io, err, "lock %s/LOCK", dir), STORE_ESYS;
     }
     return STORE_OK;
 }

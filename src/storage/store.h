@@ -62,7 +62,8 @@ enum store_crash {
  * and fsyncs (file and directory) the store makes, and makes the chosen ones
  * fail. A failed write first writes half its bytes, as a full disk would.
  * Owned by the caller, read and updated by store calls (under the caller's
- * serialisation); change it between calls to arm or clear a fault.
+ * serialisation, and by store_compact_run, which runs without it); change it
+ * between calls to arm or clear a fault.
  */
 struct store_faults {
     uint64_t writes, fsyncs; /* counters the store increments */

@@ -174,6 +174,26 @@ static void test_lock(void **state)
     store_close(&t);
 }
 
+/* A missing data directory is created (its parent must exist). */
+static void test_creates_directory(void **state)
+{
+    struct fixture *f = *state;
+    char sub[600];
+    snprintf(sub, sizeof(sub), "%s/data", f->dir);
+    struct store_config cfg = f->cfg;
+    cfg.dir = sub;
+    struct store *s = NULL;
+    struct store_open_report rep;
+    assert_int_equal(store_open(&cfg, NULL, NULL, &s, &rep), STORE_OK);
+    assert_int_equal(test_dir_count(sub, ".seg"), 1);
+    assert_int_equal(test_dir_count(sub, "LOCK"), 1);
+    store_close(&s);
+    test_dir_remove(sub);
+    snprintf(sub, sizeof(sub), "%s/no/such", f->dir);
+    assert_int_equal(store_open(&cfg, NULL, NULL, &s, &rep), STORE_ESYS);
+    assert_non_null(strstr(rep.message, "mkdir"));
+}
+
 /* Bad configurations and bad records are refused before anything is written. */
 static void test_argument_checks(void **state)
 {
@@ -468,6 +488,7 @@ int main(void)
         T(test_append_read_rolls),
         T(test_batch_one_write_per_segment),
         T(test_reopen_after_close),
+        T(test_creates_directory),
         T(test_lock),
         T(test_argument_checks),
         T(test_read_checks_crc),
