@@ -45,6 +45,7 @@ struct bench_opts {
     double zipf_s;
     uint32_t vmin, vmax;
     double duration;   /* seconds; used when requests == 0 */
+    bool duration_set; /* --duration given (it excludes --requests) */
     uint64_t requests; /* total requests (a multi-get of K counts K); 0: use duration */
     bool prefill;
     unsigned multiget; /* 0: plain GET; K: K quiet gets + NOOP per batch */

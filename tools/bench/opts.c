@@ -273,7 +273,7 @@ static int parse_one(struct bench_opts *o, int opt, const char *arg)
     case OPT_VALUE_SIZE:
         return parse_value_size(o, arg);
     case OPT_DURATION:
-        o->requests = 0;
+        o->duration_set = true;
         return parse_pos_double(arg, &o->duration) ? bad("--duration", "expected seconds > 0", arg)
                                                    : 0;
     case OPT_REQUESTS:
@@ -307,6 +307,10 @@ static int check_combination(struct bench_opts *o)
 {
     if (o->nservers == 0 && parse_server(o, "127.0.0.1:11211") != 0)
         return -1;
+    if (o->duration_set && o->requests) {
+        fputs("basalt-bench: --duration and --requests exclude each other\n", stderr);
+        return -1;
+    }
     for (const char *p = o->key_prefix; *p; p++) {
         if (*p <= ' ' || *p == 0x7f)
             return bad("--key-prefix", "no spaces or control characters", o->key_prefix);

@@ -126,14 +126,18 @@ static void test_memcached_text_and_meta(void **state)
 
 static void test_bad_flags_exit_2(void **state)
 {
-    const char *const bad[][3] = {
-        {"--threads", "0", NULL},     {"--ratio", "1", NULL},        {"--protocol", "udp", NULL},
-        {"--key-dist", "zipf", NULL}, {"--value-size", "9-3", NULL}, {"--server", "nohost", NULL},
-        {"--nonsense", NULL, NULL},
+    const char *const bad[][5] = {
+        {"--threads", "0"},      {"--ratio", "1"},
+        {"--protocol", "udp"},   {"--key-dist", "zipf"},
+        {"--value-size", "9-3"}, {"--server", "nohost"},
+        {"--nonsense"},          {"--multiget", "0"},
+        {"--rate", "-5"},        {"--duration", "1", "--requests", "5"},
     };
     struct proc_result *r = calloc(1, sizeof(*r));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        const char *argv[4] = {BENCH_BIN, bad[i][0], bad[i][1], NULL};
+        const char *argv[6] = {BENCH_BIN};
+        for (int k = 0; k < 5 && bad[i][k]; k++)
+            argv[k + 1] = bad[i][k];
         assert_int_equal(proc_run((char *const *)argv, RUN_TIMEOUT_MS, r), 0);
         assert_true(WIFEXITED(r->status));
         assert_int_equal(WEXITSTATUS(r->status), 2);
