@@ -24,6 +24,7 @@
 #include "frontend/exec_text.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
+#include "protocol/meta.h"
 #include "protocol/text.h"
 
 /* Input kept buffered while a line or a data block is incomplete. */
@@ -75,7 +76,8 @@ static void conn_text_drain(struct conn *c, struct evbuffer *in, size_t n)
 static enum step conn_text_too_big(struct conn *c, struct evbuffer *in, const struct text_req *r,
                                    size_t consumed)
 {
-    if (r->cmd == TEXT_CMD_SET || r->cmd == TEXT_CMD_MS) {
+    bool b64 = (r->meta.present & (1ull << meta_flag_bit('b'))) != 0;
+    if ((r->cmd == TEXT_CMD_SET || r->cmd == TEXT_CMD_MS) && !b64) {
         /* As memcached does: a failed set must not leave the old value readable. */
         struct engine *e = c->worker->fe->engine;
         engine_status s = e->ops->remove(e, &c->cookie, r->key.s, r->key.len, 0);

@@ -244,6 +244,9 @@ static enum exec_result exec_ms(struct cookie *ck)
         return EXEC_DONE;
     }
     a.cas = meta_u64(f, 'C', &cmp) ? cmp : 0;
+    /* I: an older CAS still stores, marking the item stale (only a plain set can). */
+    if (meta_has(f, 'I') && a.op == ENGINE_STORE_SET && a.cas != 0)
+        a.op = ENGINE_STORE_INVALIDATE;
     a.flags = meta_u64(f, 'F', &flags) ? (uint32_t)flags : 0;
     a.exptime = meta_ttl(f, 'T');
     if (ck->item == NULL) {

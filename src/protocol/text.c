@@ -337,6 +337,10 @@ const char *text_verdict_reply(enum text_verdict v)
         return "CLIENT_ERROR invalid numeric delta argument\r\n";
     case TEXT_ERR_EXPTIME:
         return "CLIENT_ERROR invalid exptime argument\r\n";
+    case TEXT_ERR_BAD_TOKEN:
+        return "CLIENT_ERROR bad token in command line format\r\n";
+    case TEXT_ERR_DUP_FLAG:
+        return "CLIENT_ERROR duplicate flag\r\n";
     case TEXT_ERR_OPAQUE:
         return "CLIENT_ERROR opaque token too long\r\n";
     case TEXT_ERR_UNKNOWN:
