@@ -338,8 +338,8 @@ static void ma_reply(struct cookie *ck, rel_time_t exptime)
     struct cookie_text *t = ck->text;
     const struct text_req *r = &t->req;
     bool value = meta_has(&r->meta, 'v');
-    if (r->noreply && !value)
-        return;
+    if (r->noreply)
+        return; /* as memcached 1.6: q hides a successful ma, value or not */
     char num[24];
     int len = snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
     struct meta_out o = {.n = 0};

@@ -142,7 +142,7 @@ size_t meta_key_decode(const struct text_tok *t, uint8_t *out)
 enum text_verdict meta_parse(const struct text_tok *tok, size_t n, struct text_req *r)
 {
     if (n < 2)
-        return TEXT_ERR_UNKNOWN;
+        return r->cmd == TEXT_CMD_ME ? TEXT_ERR_FORMAT : TEXT_ERR_UNKNOWN;
     r->key = tok[1];
     size_t first = 2;
     if (r->cmd == TEXT_CMD_MS) {
