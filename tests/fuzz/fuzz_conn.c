@@ -7,15 +7,23 @@
  * first byte it reads (0x80 binary, anything else text), so read path,
  * watermarks, validators, executors and write path run together. Every input
  * is bounded (a step budget) and ends with the client closing; the connection
- * must then be gone and the engine freed without leaks. Single thread.
+ * must then be gone and the engine freed without leaks. Runs on the
+ * fuzzer's thread, and the wouldblock engine's jobs on one executor thread.
  *
  * Control byte: bits 0-2 pick the write chunk (1 << n bytes, so frames are
  * split at every boundary), bit 3 a client that reads nothing until it has
  * sent everything (the send-queue limit), bit 4 a half-close (replies still
- * expected) rather than a reset-like close.
+ * expected) rather than a reset-like close, bit 5 the wouldblock engine over
+ * the memory engine (every engine call blocks and completes on an executor
+ * thread, so the blocked/resume path and pending closes are fuzzed too; its
+ * completions make this target less deterministic), bit 6 with it: every
+ * call fails after blocking, with the status bit 7 picks (disconnect or
+ * tmpfail). TEST_CONTROL is served, so an input can switch its connection's
+ * mode (even to never).
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +33,8 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "engines/memory/memory.h"
+#include "engines/wouldblock/wouldblock.h"
+#include "executor/executor.h"
 #include "frontend/conn.h"
 #include "frontend/frontend.h"
 #include "frontend/server.h"
@@ -35,6 +45,8 @@
 #define FUZZ_STEPS 4000
 /* Turns without progress after which a client that does not read gives up. */
 #define FUZZ_STALL 8
+/* How long one turn waits for an engine completion while the connection is blocked. */
+#define FUZZ_BLOCKED_WAIT_US 2000
 
 struct session {
     struct worker *w;
@@ -43,6 +55,7 @@ struct session {
 };
 
 static struct config fuzz_cfg;
+static struct executor_pool *fuzz_pool; /* the wouldblock engine's completions */
 
 /* Settings that reach the limits with small inputs. */
 static void fuzz_setup(void)
@@ -59,6 +72,11 @@ static void fuzz_setup(void)
     fuzz_cfg.reqs_per_event = 3;
     fuzz_cfg.max_send_queue = 16 * 1024;
     fuzz_cfg.send_buffer_threshold = 256;
+    fuzz_cfg.enable_test_opcodes = 1;
+    /* As main.c: completions reach the worker's loop from executor threads. */
+    FUZZ_CHECK(evthread_use_pthreads() == 0);
+    fuzz_pool = executor_pool_create("reader", 1);
+    FUZZ_CHECK(fuzz_pool != NULL);
     clock_setup();
     /* As main.c: a write to a peer that has gone must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -81,6 +99,12 @@ static size_t client_read(struct session *s)
 /* One loop turn: run the worker's ready events; true if anything was read or written. */
 static bool turn(struct session *s, bool reading)
 {
+    if (s->w->conns != NULL && s->w->conns->cookie.blocked) {
+        /* Waiting for a completion from the executor thread: let the loop sleep a little. */
+        static const struct timeval wait = {0, FUZZ_BLOCKED_WAIT_US};
+        event_base_loopexit(s->w->base, &wait);
+        event_base_loop(s->w->base, EVLOOP_ONCE);
+    }
     event_base_loop(s->w->base, EVLOOP_NONBLOCK);
     return reading && client_read(s) > 0;
 }
@@ -105,21 +129,35 @@ static void client_send(struct session *s, const uint8_t *data, size_t size, siz
     }
 }
 
-/* Ends the session as the control byte says, then lets the worker free the connection. */
+/* Runs turns until the connection is gone or nothing has happened for a while. */
+static void drain(struct session *s, bool reading)
+{
+    int stall = 0;
+    for (int step = 0; step < FUZZ_STEPS && s->w->conns != NULL && stall < 4 * FUZZ_STALL; step++)
+        stall = turn(s, reading) ? 0 : stall + 1;
+}
+
+/*
+ * Ends the session as the control byte says, then lets the worker free the
+ * connection. One still there is waiting for the engine (a FIN may be a
+ * half-close, so a blocked command is let finish); it goes the way server
+ * shutdown takes it (worker_shutdown): closed, the engine told, freed on its
+ * completion.
+ */
 static void client_finish(struct session *s, bool half_close)
 {
     if (half_close) {
         shutdown(s->peer, SHUT_WR);
-        for (int step = 0; step < FUZZ_STEPS && s->w->conns != NULL; step++) {
-            if (!turn(s, true) && s->w->conns != NULL)
-                turn(s, true);
-        }
+        drain(s, true);
     } else {
         turn(s, true);
     }
     close(s->peer);
-    for (int step = 0; step < FUZZ_STEPS && s->w->conns != NULL; step++)
-        event_base_loop(s->w->base, EVLOOP_NONBLOCK);
+    drain(s, false);
+    if (s->w->conns != NULL) {
+        conn_close_all(s->w);
+        drain(s, false);
+    }
     FUZZ_CHECK(s->w->conns == NULL);
 }
 
@@ -139,16 +177,32 @@ static void session_run(struct frontend *fe, const uint8_t *data, size_t size, u
     FUZZ_CHECK(atomic_load(&fe->curr_connections) == 0);
 }
 
+/* The memory engine, or (control bit 5) the wouldblock engine around it. */
+static struct engine *engine_for(uint8_t ctl)
+{
+    struct memory_engine_config mc = {.limit_bytes = fuzz_cfg.memory_limit,
+                                      .item_size_max = fuzz_cfg.item_size_max};
+    struct engine *engine = memory_engine_create(&mc, frontend_engine_host());
+    FUZZ_CHECK(engine != NULL);
+    if (!(ctl & 0x20))
+        return engine;
+    struct wouldblock_config wc = {.mode = {.kind = WOULDBLOCK_ALWAYS}};
+    if (ctl & 0x40) {
+        wc.mode.kind = WOULDBLOCK_ERROR;
+        wc.mode.status = (ctl & 0x80) ? ENGINE_DISCONNECT : ENGINE_TMPFAIL;
+    }
+    engine = wouldblock_engine_create(&wc, engine, frontend_engine_host(), fuzz_pool);
+    FUZZ_CHECK(engine != NULL);
+    return engine;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     fuzz_setup();
     log_setup(-1); /* quiet, even after an input's verbosity command */
-    struct memory_engine_config mc = {.limit_bytes = fuzz_cfg.memory_limit,
-                                      .item_size_max = fuzz_cfg.item_size_max};
-    struct engine *engine = memory_engine_create(&mc, frontend_engine_host());
-    FUZZ_CHECK(engine != NULL);
+    struct engine *engine = engine_for(data[0]);
     struct event_base *base = event_base_new();
     FUZZ_CHECK(base != NULL);
     char err[256];
@@ -156,6 +210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(fe != NULL);
     session_run(fe, data + 1, size - 1, data[0]);
     frontend_destroy(&fe);
+    /* No connection is left, so every completion was delivered: no job outlives the engine. */
+    executor_drain(fuzz_pool);
     engine->ops->destroy(engine);
     event_base_free(base);
     return 0;

@@ -16,6 +16,9 @@ CHUNK_BIG = 0x07      # 128-byte writes, client reads as it goes, then closes
 CHUNK_ONE = 0x00      # 1-byte writes: every split point
 NO_READ = 0x08        # the client reads nothing until it has sent everything
 HALF_CLOSE = 0x10     # shutdown(SHUT_WR) at the end: replies still come
+WOULDBLOCK = 0x20     # the wouldblock engine: every engine call blocks, then completes
+WB_ERROR = 0x40       # with WOULDBLOCK: calls fail after blocking (tmpfail)
+WB_DISCONNECT = 0x80  # with WB_ERROR: they fail with disconnect
 
 
 def seeds():
@@ -44,7 +47,31 @@ def seeds():
     out["txt_garbage_after"] = bytes([CHUNK_BIG | HALF_CLOSE]) + b"mn\r\n" + bytes(range(256))
     out["txt_meta_pipeline"] = bytes([CHUNK_BIG | HALF_CLOSE]) + b"".join(
         make_text_seeds.SEEDS[k] for k in ("ms", "mg", "ma", "md", "mg_vivify", "ms_append", "mn"))
+    wb = CHUNK_BIG | HALF_CLOSE | WOULDBLOCK
+    for name in ("pipeline_mixed", "pipeline_mget"):
+        data = make_seeds_pipelines()[name]
+        out["wb_" + name] = bytes([wb]) + data
+        out["wb_error_" + name] = bytes([wb | WB_ERROR]) + data
+        out["wb_disc_" + name] = bytes([wb | WB_ERROR | WB_DISCONNECT]) + data
+    for name in ("pipeline", "ms", "mg_vivify", "ma", "get_multi", "cas", "incr"):
+        out["wb_txt_" + name] = bytes([wb]) + make_text_seeds.SEEDS[name] if name != "pipeline" \
+            else bytes([wb]) + b"".join(make_text_seeds.SEEDS[k] for k in ("set", "get", "mg", "md"))
+    never = frame(0xeb, value=b"never")
+    out["wb_never_reset"] = bytes([CHUNK_BIG | WOULDBLOCK]) + never + make_seeds.SEEDS["get"]
+    out["wb_never_half"] = bytes([wb]) + never + make_seeds.SEEDS["set"] + make_seeds.SEEDS["noop"]
+    out["wb_random"] = bytes([wb]) + frame(0xeb, value=b"random:0.5") + sets + gets
+    out["wb_fill_send_queue"] = bytes([wb | NO_READ]) + sets + gets
     return out
+
+
+def make_seeds_pipelines():
+    """The binary target's pipelines (built in its main())."""
+    frame = make_seeds.frame
+    s = make_seeds.SEEDS
+    return {
+        "pipeline_mget": b"".join(frame(0x0d, b"key%d" % i) for i in range(20)) + frame(0x0a),
+        "pipeline_mixed": b"".join(s[k] for k in ("set", "get", "incr", "delete", "noop")),
+    }
 
 
 def main():
