@@ -120,6 +120,7 @@ static void conn_free(struct conn *c)
 void conn_close(struct conn *c)
 {
     if (c->bev != NULL) {
+        conn_timeout_untrack(c);
         bufferevent_free(c->bev);
         c->bev = NULL;
     }

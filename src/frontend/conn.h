@@ -68,6 +68,9 @@ uint64_t conn_clock_ms(void);
 /* Starts tracking c's timeouts (its output progress); conn_create calls it. */
 void conn_timeout_track(struct conn *c);
 
+/* Stops tracking c's output (before its bufferevent is freed). */
+void conn_timeout_untrack(struct conn *c);
+
 /* Arms the worker's timeout sweep when any timeout is set; 0 or -1 (out of memory). */
 int conn_timeouts_start(struct worker *w) WARN_UNUSED;
 
