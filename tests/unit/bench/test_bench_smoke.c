@@ -99,29 +99,56 @@ static void test_basalt_open_loop(void **state)
     free(r);
 }
 
+/* Two basalts: keys spread over both by the ring; the summed counters agree. */
+static void test_two_servers(void **state)
+{
+    struct server *a = *state, b;
+    assert_int_equal(server_start(&b, NULL), 0);
+    char second[32];
+    snprintf(second, sizeof(second), "127.0.0.1:%u", (unsigned)b.port);
+    struct proc_result *r = calloc(1, sizeof(*r));
+    const char *args[] = {"--server",  second,   "--requests", "300",
+                          "--prefill", "--keys", "200",        NULL};
+    int rc = run_bench(a->port, args, r);
+    int stopped = server_stop(&b);
+    assert_int_equal(rc, 0);
+    assert_int_equal(stopped, 0);
+    expect_clean(r, 300, 200);
+    assert_int_equal(json_num(r->out, "servers"), 2);
+    free(r);
+}
+
+/* Starts memcached with the harness (stopped by PID in server_teardown); NULL when absent. */
+static int memcached_setup(void **state)
+{
+    *state = NULL;
+    if (MEMCACHED_BIN[0] == '\0' || access(MEMCACHED_BIN, X_OK) != 0)
+        return 0;
+    setenv("BASALT_TEST_SERVER", MEMCACHED_BIN, 1);
+    int rc = server_setup(state);
+    unsetenv("BASALT_TEST_SERVER");
+    return rc;
+}
+
 /* memcached speaks text and meta; each protocol's run must agree with its stats. */
 static void test_memcached_text_and_meta(void **state)
 {
-    if (MEMCACHED_BIN[0] == '\0' || access(MEMCACHED_BIN, X_OK) != 0)
+    struct server *s = *state;
+    if (!s)
         skip();
-    setenv("BASALT_TEST_SERVER", MEMCACHED_BIN, 1);
-    struct server s;
-    assert_int_equal(server_start(&s, NULL), 0);
-    unsetenv("BASALT_TEST_SERVER");
     struct proc_result *r = calloc(1, sizeof(*r));
     const char *text[] = {"--protocol", "text", "--requests", "300", "--prefill",
                           "--keys",     "100",  "--multiget", "5",   NULL};
-    assert_int_equal(run_bench(s.port, text, r), 0);
+    assert_int_equal(run_bench(s->port, text, r), 0);
     expect_clean(r, 300, 100);
     const char *meta[] = {"--protocol", "meta", "--requests", "300", "--keys", "100", NULL};
-    assert_int_equal(run_bench(s.port, meta, r), 0);
+    assert_int_equal(run_bench(s->port, meta, r), 0);
     expect_clean(r, 300, 0);
     const char *meta_mget[] = {"--protocol", "meta",       "--requests", "300", "--multiget",
                                "7",          "--pipeline", "3",          NULL};
-    assert_int_equal(run_bench(s.port, meta_mget, r), 0);
+    assert_int_equal(run_bench(s->port, meta_mget, r), 0);
     expect_clean(r, 300, 0);
     free(r);
-    assert_int_equal(server_stop(&s), 0);
 }
 
 static void test_bad_flags_exit_2(void **state)
@@ -192,7 +219,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_basalt_binary_multiget_pipeline, server_setup,
                                         server_teardown),
         cmocka_unit_test_setup_teardown(test_basalt_open_loop, server_setup, server_teardown),
-        cmocka_unit_test(test_memcached_text_and_meta),
+        cmocka_unit_test_setup_teardown(test_two_servers, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_memcached_text_and_meta, memcached_setup,
+                                        server_teardown),
         cmocka_unit_test(test_bad_flags_exit_2),
         cmocka_unit_test(test_closed_connections_are_errors),
     };
