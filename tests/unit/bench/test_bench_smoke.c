@@ -190,7 +190,8 @@ static void *closing_server(void *arg)
     }
 }
 
-static void test_closed_connections_are_errors(void **state)
+/* A listening socket on a free loopback port; returns its fd and sets *port. */
+static int listen_loopback(uint16_t *port)
 {
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -198,18 +199,42 @@ static void test_closed_connections_are_errors(void **state)
     assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(listen(lfd, 16), 0);
     assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return lfd;
+}
+
+static void test_closed_connections_are_errors(void **state)
+{
+    uint16_t port;
+    int lfd = listen_loopback(&port);
     pthread_t tid;
     assert_int_equal(pthread_create(&tid, NULL, closing_server, &lfd), 0);
     struct proc_result *r = calloc(1, sizeof(*r));
     const char *args[] = {"--requests", "50", "--threads",        "1",
                           "--conns",    "2",  "--no-check-stats", NULL};
-    assert_int_equal(run_bench(ntohs(a.sin_port), args, r), 1);
+    assert_int_equal(run_bench(port, args, r), 1);
     assert_true(json_num(r->out, "closed") > 0);
     assert_int_equal(json_num(r->out, "conns_lost"), 2);
     free(r);
     shutdown(lfd, SHUT_RDWR);
     close(lfd);
     pthread_join(tid, NULL);
+}
+
+/* A peer that accepts and never answers: the replies time out, in prefill as in the run. */
+static void test_silent_server_times_out(void **state)
+{
+    uint16_t port;
+    int lfd = listen_loopback(&port); /* the kernel completes the handshakes; nobody reads */
+    struct proc_result *r = calloc(1, sizeof(*r));
+    const char *prefill[] = {
+        "--requests", "10", "--prefill",        "--keys", "10", "--threads", "1", "--conns", "1",
+        "--timeout",  "1",  "--no-check-stats", NULL};
+    assert_int_equal(run_bench(port, prefill, r), 1);
+    assert_true(json_num(r->out, "timeout") > 0);
+    assert_int_equal(json_num(r->out, "conns_lost"), 1);
+    free(r);
+    close(lfd);
 }
 
 int main(void)
@@ -224,6 +249,7 @@ int main(void)
                                         server_teardown),
         cmocka_unit_test(test_bad_flags_exit_2),
         cmocka_unit_test(test_closed_connections_are_errors),
+        cmocka_unit_test(test_silent_server_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
