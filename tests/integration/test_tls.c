@@ -2,7 +2,7 @@
  * TLS: binary clients over TLS beside a plain listener (-Z with notls:),
  * plain bytes to a TLS port and a ClientHello to a plain port, TLS 1.1
  * refused, the handshake timeout, certificate reload (good and broken),
- * mutual TLS (good, missing and foreign client certificates) and a 1 MiB
+ * mutual TLS (good, missing, foreign and expired client certificates) and a 1 MiB
  * value sent by reference through TLS. Certificates are generated per run.
  */
 #include <setjmp.h>
@@ -283,7 +283,8 @@ static bool refused(uint16_t port, const struct tls_client_opts *o)
     return st < 0;
 }
 
-/* ssl_verify_mode=2: a client certificate from our CA passes; none or a foreign one fails. */
+/* ssl_verify_mode=2: a client certificate from our CA passes; none, a foreign one or an
+ * expired one fails. */
 static void test_mutual_tls(void **state)
 {
     struct tls_env e;
@@ -299,8 +300,12 @@ static void test_mutual_tls(void **state)
                                       .cert_file = P(&e, 5, "foreign.pem"),
                                       .key_file = P(&e, 6, "foreign.key")};
     assert_true(refused(e.s.port, &foreign));
+    struct tls_client_opts expired = {.ca_file = good.ca_file,
+                                      .cert_file = P(&e, 5, "expired.pem"),
+                                      .key_file = P(&e, 6, "expired.key")};
+    assert_true(refused(e.s.port, &expired));
     assert_tls_works(e.s.port, &good);
-    assert_int_equal(plain_stat(e.plain_port, "ssl_handshake_errors"), 2);
+    assert_int_equal(plain_stat(e.plain_port, "ssl_handshake_errors"), 3);
     env_stop(&e);
 }
 
