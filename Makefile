@@ -3,8 +3,13 @@ JOBS ?= 2
 PORT ?= 11211
 RELEASE_DIR := build/release
 ASAN_DIR := build/asan
+TSAN_DIR := build/tsan
+# ThreadSanitizer maps its shadow memory at fixed addresses, which some kernels'
+# address-space randomisation (vm.mmap_rnd_bits > 28) breaks. setarch -R runs
+# the tests without randomisation; where the sandbox forbids it, run them as is.
+NO_ASLR := $(shell setarch "$$(uname -m)" -R true >/dev/null 2>&1 && echo setarch "$$(uname -m)" -R)
 
-.PHONY: run test build deps asan fuzz format format-check clean
+.PHONY: run test build deps asan tsan fuzz format format-check clean
 
 deps:
 	@sh scripts/install-deps.sh
@@ -20,8 +25,18 @@ asan: deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DBASALT_SANITIZE=ON -DBASALT_WERROR=ON
 	cmake --build $(ASAN_DIR) -j$(JOBS)
 
+# The whole suite under ASan+UBSan, then the threaded subset under TSan.
 test: asan
 	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 300
+	$(MAKE) --no-print-directory tsan
+
+# The TSan build (CMakePresets.json, preset tsan) and the tests labelled "threaded":
+# executor, inbox, and the integration suites against the wouldblock engine.
+tsan: deps
+	cmake --preset tsan
+	cmake --build $(TSAN_DIR) -j$(JOBS)
+	cd $(TSAN_DIR) && TSAN_OPTIONS="halt_on_error=0 $(TSAN_OPTIONS)" $(NO_ASLR) \
+		ctest -L threaded --output-on-failure -j$(JOBS) --timeout 300
 
 # Runs every fuzz target for FUZZ_SECONDS on a working copy of its corpus;
 # new finds stay in build/fuzz/corpus/NAME (copy the good ones into tests/fuzz/corpus).

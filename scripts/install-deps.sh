@@ -3,7 +3,7 @@
 set -eu
 PKGS="build-essential cmake pkg-config clang-14 clang-format libclang-rt-14-dev \
 libevent-dev libssl-dev libxxhash-dev libcmocka-dev \
-libmemcached-dev libmemcached-tools memcached python3 cppcheck openssl"
+libmemcached-dev libmemcached-tools memcached python3 python3-pymemcache nutcracker cppcheck openssl"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -20,6 +20,8 @@ static const char *const engine_names[] = {"memory", "wouldblock"};
 static const char *const inner_names[] = {"memory"};
 /* TLS 1.2 is the floor: older versions are never offered. */
 static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
+/* -B: memcached's protocol names; auto picks by the first byte of a connection. */
+static const char *const protocol_names[] = {"auto", "binary", "ascii"};
 
 enum value_kind {
     VALUE_INT,    /* int field, decimal in [min, max] */
@@ -80,6 +82,10 @@ static const struct value_spec tls_version_spec = {.kind = VALUE_CHOICE,
                                                        offsetof(struct config, ssl_min_version),
                                                    .choices = tls_versions,
                                                    .nchoices = ARRAY_LEN(tls_versions)};
+static const struct value_spec protocol_spec = {.kind = VALUE_CHOICE,
+                                                .offset = offsetof(struct config, protocol),
+                                                .choices = protocol_names,
+                                                .nchoices = ARRAY_LEN(protocol_names)};
 static const struct value_spec engine_spec = {.kind = VALUE_CHOICE,
                                               .offset = offsetof(struct config, engine),
                                               .choices = engine_names,
@@ -133,6 +139,7 @@ static int apply_user(struct parse *p, const char *flag, const char *arg);
 static int apply_verbose(struct parse *p, const char *flag, const char *arg);
 static int apply_extended(struct parse *p, const char *flag, const char *arg);
 static int apply_version(struct parse *p, const char *flag, const char *arg);
+static int apply_shutdown(struct parse *p, const char *flag, const char *arg);
 static int apply_help(struct parse *p, const char *flag, const char *arg);
 static int apply_tls(struct parse *p, const char *flag, const char *arg);
 static int apply_sasl(struct parse *p, const char *flag, const char *arg);
@@ -158,6 +165,10 @@ static const struct flag flags[] = {
     {'u', "user", required_argument, "USER", "user to run as (recorded)", NULL, apply_user, NULL},
     {'v', "verbose", optional_argument, "N", "more logging; -vv for more", NULL, apply_verbose,
      show_zero},
+    {'B', "protocol", required_argument, "auto|binary|ascii", "protocol served on the port",
+     &protocol_spec, NULL, NULL},
+    {'A', "enable-shutdown", no_argument, NULL, "allow the text shutdown command", NULL,
+     apply_shutdown, NULL},
     {'o', "extended", required_argument, "KEY=VALUE[,...]", "extended settings below; repeatable",
      NULL, apply_extended, NULL},
     {'Z', "enable-ssl", no_argument, NULL, "TLS on every listener without notls:", NULL, apply_tls,
@@ -216,6 +227,7 @@ void config_defaults(struct config *c)
     strcpy(c->wouldblock_inner, "memory");
     strcpy(c->wouldblock_mode, "always");
     c->wouldblock_delay_us = 0;
+    strcpy(c->protocol, "auto");
 }
 
 /* Writes the names a VALUE_CHOICE setting accepts as "a, b, c". */
@@ -448,6 +460,12 @@ static int apply_tls(struct parse *p, const char *flag, const char *arg)
 static int apply_sasl(struct parse *p, const char *flag, const char *arg)
 {
     p->c->sasl_required = true;
+    return 0;
+}
+
+static int apply_shutdown(struct parse *p, const char *flag, const char *arg)
+{
+    p->c->enable_shutdown = true;
     return 0;
 }
 

@@ -38,11 +38,15 @@ struct config {
     int verbose;          /* -v count */
     char user[CONFIG_NAME_LEN]; /* -u, accepted and recorded */
     /* -o key=value extended settings */
-    int reqs_per_event;           /* default 20 */
-    int inbox_batch;              /* default 10 */
-    size_t send_buffer_threshold; /* default 4096 */
-    size_t max_send_queue;        /* default 1 MiB */
-    char engine[CONFIG_NAME_LEN]; /* default "memory" */
+    int reqs_per_event;             /* default 20 */
+    int inbox_batch;                /* default 10 */
+    size_t send_buffer_threshold;   /* default 4096 */
+    size_t max_send_queue;          /* default 1 MiB */
+    char engine[CONFIG_NAME_LEN];   /* default "memory" */
+    char protocol[CONFIG_NAME_LEN]; /* -B auto|binary|ascii, default "auto" */
+    bool enable_shutdown;           /* -A: the text `shutdown` command stops the server */
+    int reader_threads;             /* reader executor pool size, default 4, 1..64 */
+    int enable_test_opcodes;        /* 1: TEST_CONTROL is served; default 0 (refused as unknown) */
     /* TLS (memcached's names): -Z and -o ssl_* */
     bool ssl_enabled;                      /* -Z: every listener without notls: */
     char ssl_chain_cert[CONFIG_PATH_LEN];  /* server certificate chain, PEM */
@@ -56,8 +60,6 @@ struct config {
     bool sasl_required;               /* -S: authenticate before any other command */
     char sasl_users[CONFIG_PATH_LEN]; /* the users file (basalt-passwd writes it) */
     int sasl_plain_over_plaintext;    /* 1 offers PLAIN on plain listeners too */
-    int reader_threads;               /* reader executor pool size, default 4, 1..64 */
-    int enable_test_opcodes; /* 1: TEST_CONTROL is served; default 0 (refused as unknown) */
     /* The wouldblock test engine (engine=wouldblock). */
     char wouldblock_inner[CONFIG_NAME_LEN]; /* the engine it wraps, default "memory" */
     char wouldblock_mode[CONFIG_NAME_LEN];  /* always|random:P|error:STATUS|never, default always;

@@ -6,6 +6,7 @@
  */
 #include "config/config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -83,8 +84,9 @@ void config_foreach(const struct config *c,
     emit_int(fn, ctx, "num_threads", c->threads);
     emit_int(fn, ctx, "reqs_per_event", c->reqs_per_event);
     fn(ctx, "cas_enabled", "yes");
-    /* Only the binary protocol is spoken so far; "auto-negotiate" once text is served. */
-    fn(ctx, "binding_protocol", "binary");
+    /* memcached's names for -B. */
+    bool is_auto = strcmp(c->protocol, "auto") == 0;
+    fn(ctx, "binding_protocol", is_auto ? "auto-negotiate" : c->protocol);
     emit_number(fn, ctx, "item_size_max", c->item_size_max);
     emit_int(fn, ctx, "inbox_batch", c->inbox_batch);
     emit_number(fn, ctx, "send_buffer_threshold", c->send_buffer_threshold);
@@ -102,4 +104,5 @@ void config_foreach(const struct config *c,
     fn(ctx, "sasl_users", c->sasl_users);
     emit_int(fn, ctx, "sasl_plain_over_plaintext", c->sasl_plain_over_plaintext);
     emit_int(fn, ctx, "reader_threads", c->reader_threads);
+    fn(ctx, "shutdown_command", c->enable_shutdown ? "yes" : "no");
 }

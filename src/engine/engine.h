@@ -66,6 +66,24 @@ struct engine_arith {
     uint64_t cas;       /* non-zero: only if the stored CAS matches */
 };
 
+/* What the meta get (mg) asks beyond a plain get; times are server time. */
+struct engine_meta_get {
+    bool touch; /* T: set the expiry to exptime */
+    rel_time_t exptime;
+    bool vivify; /* N: on a miss, link an empty item (flags 0) expiring at vivify_exptime */
+    rel_time_t vivify_exptime;
+    bool recache; /* R: hand out a win when the item expires before recache_before */
+    rel_time_t recache_before;
+    /* Filled on success, as the item was when this call found it: */
+    bool created;           /* vivified by this call (the caller won) */
+    bool won;               /* W: this caller should refresh the item */
+    bool stale;             /* X: the item was invalidated */
+    bool win_sent;          /* Z: a win had already been handed out for this item */
+    bool fetched;           /* h: read at least once before */
+    rel_time_t last_access; /* l: server time of the previous store or hit */
+    rel_time_t exptime_now; /* t: the expiry after this call (0: never) */
+};
+
 /* Counters an engine reports; the front-end prints them with memcached's names. */
 struct engine_stats {
     uint64_t curr_items; /* linked items, including expired ones not yet reclaimed */
@@ -124,7 +142,8 @@ struct engine_ops {
      * ADD on an existing key: EEXISTS; REPLACE on a missing key: ENOENT;
      * APPEND/PREPEND on a missing key: NOT_STORED; the result above the item
      * size max: E2BIG. An item is stored at most once (again: EINVAL);
-     * cas_out may be NULL.
+     * cas_out may be NULL. A non-zero it->cas set by the caller after
+     * allocate becomes the stored CAS (meta's explicit CAS, E).
      */
     engine_status (*store)(struct engine *e, const void *cookie, struct item *it, uint64_t cas,
                            enum engine_store_op op, uint64_t *cas_out);
@@ -151,6 +170,23 @@ struct engine_ops {
 
     /* Zeroes the resettable counters (evictions, reclaimed, get_expired, ...). */
     void (*reset_stats)(struct engine *e);
+
+    /*
+     * Meta get: finds key (or vivifies it, see struct engine_meta_get),
+     * marks the hit and fills *m; on success *out is a new reference.
+     * NULL in an engine without the meta protocol's item state.
+     */
+    engine_status (*meta_get)(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                              struct engine_meta_get *m, struct item **out);
+
+    /*
+     * Marks key stale instead of removing it (meta md with I): it stays
+     * readable, flagged X, and the next meta get wins (W) once. cas non-zero:
+     * only if it matches. touch: also sets the expiry to exptime. NULL when
+     * not offered.
+     */
+    engine_status (*invalidate)(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                                uint64_t cas, bool touch, rel_time_t exptime);
 
     /*
      * The connection behind cookie is closing (called once per connection):

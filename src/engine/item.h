@@ -33,12 +33,13 @@ struct item {
     uint32_t flags;     /* the client's opaque flags */
     uint32_t nbytes;    /* value length */
     atomic_uint refcount;
+    rel_time_t engine_atime; /* engine-private: server time of the last store or hit */
     uint8_t nkey;
     uint8_t engine_bits; /* engine-private flags */
     char data[];         /* key (nkey bytes), then value (nbytes) */
 };
 
-_Static_assert(offsetof(struct item, data) == 50, "the item header is 50 bytes");
+_Static_assert(offsetof(struct item, data) == 54, "the item header is 54 bytes");
 
 /* The bytes an item of this key and value length occupies, header included. */
 static inline size_t item_total_size(size_t nkey, size_t nbytes)

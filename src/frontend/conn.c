@@ -25,8 +25,10 @@
 
 #include "auth/sasl.h"
 #include "base/log.h"
+#include "frontend/conn_internal.h"
 #include "frontend/conn_tls.h"
 #include "frontend/exec.h"
+#include "frontend/exec_text.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -36,13 +38,6 @@
 
 /* Input kept buffered beyond the frame being assembled (read high watermark floor). */
 #define CONN_READ_HIGH_MIN (256 * 1024)
-
-enum step {
-    STEP_NEXT,      /* a frame finished: the next one may start */
-    STEP_NEED_MORE, /* wait for more input */
-    STEP_STOP,      /* the connection stopped (blocked, waiting to send, closing) */
-    STEP_FREED,     /* the connection is gone */
-};
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
@@ -55,7 +50,7 @@ static const struct config *conn_cfg(const struct conn *c)
     return c->worker->fe->cfg;
 }
 
-static void conn_set_read_lowat(struct conn *c, size_t low)
+void conn_set_read_lowat(struct conn *c, size_t low)
 {
     if (c->read_lowat == low)
         return;
@@ -88,7 +83,7 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
         return NULL;
     }
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-    /* The first byte alone picks the protocol; binary then waits for whole headers. */
+    /* One byte picks the protocol; a text command may be shorter than a binary header. */
     conn_set_read_lowat(c, 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->next = w->conns;
@@ -148,8 +143,7 @@ void conn_close_all(struct worker *w)
     }
 }
 
-/* Stops reading and closes once everything queued has been written; STEP_FREED if closed now. */
-static enum step conn_close_after_write(struct conn *c)
+enum step conn_close_after_write(struct conn *c)
 {
     c->state = CONN_CLOSE_AFTER;
     bufferevent_disable(c->bev, EV_READ);
@@ -174,12 +168,26 @@ static void conn_finish_frame(struct conn *c)
     cookie_reset(ck);
 }
 
-/* Runs (or re-runs) the loaded cookie and turns the result into a step. */
-static enum step conn_execute(struct conn *c)
+enum step conn_execute(struct conn *c)
 {
     struct cookie *ck = &c->cookie;
-    /* A resumed cookie carries the notify's status; the executor takes it (exec_resumed_error). */
-    switch (exec_run(ck)) {
+    enum exec_result r;
+    if (ck->text != NULL && !ck->oversized && ck->ready && ck->notified != ENGINE_SUCCESS) {
+        /*
+         * Binary executors take the notify's status themselves
+         * (exec_resumed_error); for a text command an error is the reply.
+         */
+        ck->ready = false;
+        if (ck->notified == ENGINE_DISCONNECT) {
+            conn_close(c);
+            return STEP_FREED;
+        }
+        exec_text_engine_error(ck, ck->notified);
+        r = EXEC_DONE;
+    } else {
+        r = exec_run(ck);
+    }
+    switch (r) {
     case EXEC_WOULDBLOCK:
         ck->blocked = true;
         ck->ready = false;
@@ -190,6 +198,9 @@ static enum step conn_execute(struct conn *c)
          */
         c->state = CONN_BLOCKED;
         return STEP_STOP;
+    case EXEC_PAUSE:
+        /* Output is full: the command continues once it drains (conn_text_step). */
+        return STEP_NEXT;
     case EXEC_CLOSE:
         conn_finish_frame(c);
         return conn_close_after_write(c);
@@ -285,6 +296,8 @@ static enum step conn_step(struct conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->swallow > 0)
         return conn_swallow(c, in);
+    if (c->text)
+        return conn_text_step(c);
     size_t len = evbuffer_get_length(in);
     if (len < BIN_HEADER_LEN) {
         conn_set_read_lowat(c, BIN_HEADER_LEN);
@@ -355,7 +368,11 @@ static void conn_process(struct conn *c)
     evtimer_add(c->resume, &zero);
 }
 
-/* Picks the protocol from the first byte; only binary exists so far. */
+/*
+ * Picks the protocol from the first byte (0x80 or 0x08: binary, else text),
+ * or as -B forces. A TLS ClientHello (0x16) on a plain listener is closed;
+ * with -S a text client is told it must authenticate, then closed.
+ */
 static bool conn_choose_protocol(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -363,20 +380,28 @@ static bool conn_choose_protocol(struct conn *c)
     if (evbuffer_copyout(in, &first, 1) != 1)
         return true;
     c->protocol_chosen = true;
-    if (first == BIN_MAGIC_REQUEST)
-        return true;
     if (first == CONN_TLS_HANDSHAKE_RECORD) {
         log_debug("conn: closing: a TLS handshake on a plain listener");
         conn_close(c);
         return false;
     }
-    if (conn_cfg(c)->sasl_required) {
+    const char *forced = conn_cfg(c)->protocol;
+    bool binary = first == BIN_MAGIC_REQUEST || first == 0x08;
+    bool text = strcmp(forced, "ascii") == 0 || (strcmp(forced, "auto") == 0 && !binary);
+    if (text && conn_cfg(c)->sasl_required) {
         /* Text has no SASL: tell the client why before closing, as memcached does. */
         static const char msg[] = "CLIENT_ERROR authentication required\r\n";
         evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
         conn_close_after_write(c);
         return false;
     }
+    if (text) {
+        c->text = true;
+        conn_set_read_lowat(c, 1);
+        return true;
+    }
+    if (first == BIN_MAGIC_REQUEST)
+        return true;
     log_debug("conn: closing: first byte 0x%02x is not a binary request", first);
     conn_close(c);
     return false;

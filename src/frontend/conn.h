@@ -31,12 +31,14 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     struct cookie cookie;
     enum conn_state state;
-    bool protocol_chosen;          /* the first byte has been seen */
-    bool peer_eof;                 /* the peer will send nothing more */
-    uint64_t swallow;              /* bytes of an oversized value still to discard */
-    size_t read_lowat;             /* the read low watermark currently set */
-    bool tls;                      /* the bufferevent is an OpenSSL one (conn_tls.c) */
-    bool handshaking;              /* the TLS handshake has not finished */
+    bool protocol_chosen; /* the first byte has been seen */
+    bool text;            /* the text/meta protocol (conn_text.c) rather than binary */
+    size_t text_scanned;  /* text: bytes of an unfinished line already searched for its end */
+    bool peer_eof;        /* the peer will send nothing more */
+    uint64_t swallow;     /* bytes of an oversized value still to discard */
+    size_t read_lowat;    /* the read low watermark currently set */
+    bool tls;             /* the bufferevent is an OpenSSL one (conn_tls.c) */
+    bool handshaking;     /* the TLS handshake has not finished */
     struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */

@@ -1,6 +1,7 @@
 /* Cookie set-up and reset; runs on the owning connection's worker thread. */
 #include "frontend/cookie.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void cookie_load(struct cookie *ck, const struct bin_request *r)
@@ -35,6 +36,8 @@ void cookie_reset(struct cookie *ck)
         item_unref(ck->item);
         ck->item = NULL;
     }
+    free(ck->text);
+    ck->text = NULL;
     ck->engine_private = NULL;
     ck->blocked = false;
     ck->ready = false;

@@ -21,18 +21,20 @@
 #define COOKIE_PACKET_MAX (BIN_HEADER_LEN + 32 + BIN_KEY_MAX)
 
 struct conn;
+struct cookie_text;
 
 struct cookie {
     struct conn *conn;      /* the owning connection (borrowed) */
     struct bin_request req; /* extras and key point into packet */
     uint8_t packet[COOKIE_PACKET_MAX];
-    uint32_t value_left;    /* value bytes of this frame still at the input's head */
-    struct item *item;      /* an item being built or stored (owned reference) or NULL */
-    void *engine_private;   /* the engine's slot (engine_host get/set_private) */
-    engine_status notified; /* the status the engine's notify delivered */
-    bool blocked;           /* waiting for the engine's notify */
-    bool ready;             /* notify arrived and not yet consumed by the executor */
-    bool oversized;         /* value above -I: answered E2BIG by exec_store_oversized */
+    uint32_t value_left;      /* value bytes of this frame still at the input's head */
+    struct item *item;        /* an item being built or stored (owned reference) or NULL */
+    void *engine_private;     /* the engine's slot (engine_host get/set_private) */
+    struct cookie_text *text; /* a text or meta command (exec_text.h; owned, one malloc) or NULL */
+    engine_status notified;   /* the status the engine's notify delivered */
+    bool blocked;             /* waiting for the engine's notify */
+    bool ready;               /* notify arrived and not yet consumed by the executor */
+    bool oversized;           /* value above -I: answered E2BIG by exec_store_oversized */
 };
 
 /* Loads a validated request into the cookie: copies header, extras and key into its packet. */

@@ -12,6 +12,7 @@
 
 #include "frontend/conn.h"
 #include "frontend/exec_internal.h"
+#include "frontend/exec_text.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -187,6 +188,19 @@ static enum exec_result exec_delete(struct cookie *ck)
     return exec_reply(ck, s, 0);
 }
 
+engine_status exec_arith_call(struct cookie *ck, const void *key, size_t nkey,
+                              const struct engine_arith *a, uint64_t *result, uint64_t *cas)
+{
+    struct engine *e = exec_engine(ck);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->arithmetic(e, ck, key, nkey, a, result, cas);
+    if (s == ENGINE_SUCCESS || s == ENGINE_KEY_ENOENT)
+        exec_count(ck, a->incr ? (s == ENGINE_SUCCESS ? STATS_incr_hits : STATS_incr_misses)
+                               : (s == ENGINE_SUCCESS ? STATS_decr_hits : STATS_decr_misses));
+    return s;
+}
+
 /* INCREMENT, DECREMENT and their quiet forms: the reply is the new value, 8 bytes big-endian. */
 static enum exec_result exec_arith(struct cookie *ck)
 {
@@ -201,16 +215,10 @@ static enum exec_result exec_arith(struct cookie *ck)
         .exptime = x.exptime != 0xFFFFFFFFu ? exec_expiry(x.exptime) : 0,
         .cas = ck->req.h.cas,
     };
-    struct engine *e = exec_engine(ck);
     uint64_t result = 0, cas = 0;
-    engine_status s;
-    if (!exec_resumed_error(ck, &s))
-        s = e->ops->arithmetic(e, ck, ck->req.key, ck->req.h.keylen, &a, &result, &cas);
+    engine_status s = exec_arith_call(ck, ck->req.key, ck->req.h.keylen, &a, &result, &cas);
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
-    if (s == ENGINE_SUCCESS || s == ENGINE_KEY_ENOENT)
-        exec_count(ck, incr ? (s == ENGINE_SUCCESS ? STATS_incr_hits : STATS_incr_misses)
-                            : (s == ENGINE_SUCCESS ? STATS_decr_hits : STATS_decr_misses));
     if (s != ENGINE_SUCCESS)
         return exec_reply(ck, s, 0);
     if (!exec_quiet(ck)) {
@@ -269,6 +277,8 @@ enum exec_result exec_run(struct cookie *ck)
 {
     if (ck->oversized)
         return exec_store_oversized(ck);
+    if (ck->text != NULL)
+        return exec_text_run(ck);
     exec_fn fn = exec_table[ck->req.h.opcode];
     if (fn == NULL) {
         /* Validation admits only opcodes of the protocol table, which all have a row here. */

@@ -15,6 +15,7 @@ enum exec_result {
     EXEC_DONE,       /* reply queued (or suppressed); the frame is finished */
     EXEC_WOULDBLOCK, /* the engine took the work; wait for notify, then run again */
     EXEC_CLOSE,      /* finished; close the connection once the output is sent */
+    EXEC_PAUSE,      /* not finished, output full: run again once it drains (text only) */
 };
 
 /* Before authentication, frames above this close the connection (-S). */

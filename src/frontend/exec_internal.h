@@ -6,6 +6,7 @@
 #define BASALT_FRONTEND_EXEC_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "frontend/exec.h"
 #include "stats/stats.h"
@@ -32,6 +33,28 @@ bool exec_resumed_error(struct cookie *ck, engine_status *s);
 
 /* Common ending: EWOULDBLOCK waits; an error is sent; success is sent unless quiet. */
 enum exec_result exec_reply(struct cookie *ck, engine_status s, uint64_t cas);
+
+/* What a store needs; key points at memory that lives as long as the cookie's command. */
+struct exec_store_args {
+    const void *key;
+    size_t nkey;
+    uint32_t vallen;
+    uint32_t flags;
+    rel_time_t exptime;
+    uint64_t cas;
+    enum engine_store_op op;
+};
+
+/* Allocates ck->item and moves vallen value bytes into it from the input's head. */
+engine_status exec_store_fill(struct cookie *ck, const struct exec_store_args *a);
+
+/* Stores ck->item as a says; counts cmd_set and the cas_* outcome. */
+engine_status exec_store_commit(struct cookie *ck, const struct exec_store_args *a,
+                                uint64_t *cas_out);
+
+/* Calls the engine's arithmetic and counts incr/decr hits and misses. */
+engine_status exec_arith_call(struct cookie *ck, const void *key, size_t nkey,
+                              const struct engine_arith *a, uint64_t *result, uint64_t *cas);
 
 /* Executors defined outside exec.c. */
 enum exec_result exec_store(struct cookie *ck);

@@ -11,6 +11,7 @@
 
 #include "frontend/conn.h"
 #include "frontend/exec_internal.h"
+#include "frontend/exec_text.h"
 #include "frontend/response.h"
 #include "frontend/worker.h"
 
@@ -34,32 +35,27 @@ static enum engine_store_op exec_store_op(uint8_t opcode)
     }
 }
 
-/* Allocates the item and moves the value into it from the input buffer. */
-static engine_status exec_store_fill(struct cookie *ck)
+engine_status exec_store_fill(struct cookie *ck, const struct exec_store_args *a)
 {
-    struct bin_store_extras x = {0, 0};
-    if (ck->req.h.extlen == 8)
-        bin_store_extras_decode(&ck->req, &x);
     struct engine *e = exec_engine(ck);
     engine_status s;
     if (!exec_resumed_error(ck, &s))
-        s = e->ops->allocate(e, ck, ck->req.key, ck->req.h.keylen, ck->req.vallen, x.flags,
-                             exec_expiry(x.exptime), &ck->item);
+        s = e->ops->allocate(e, ck, a->key, a->nkey, a->vallen, a->flags, a->exptime, &ck->item);
     if (s != ENGINE_SUCCESS)
         return s;
     struct evbuffer *in = bufferevent_get_input(ck->conn->bev);
-    if (ck->req.vallen > 0)
-        evbuffer_remove(in, item_value(ck->item), ck->req.vallen);
-    stats_add(&ck->conn->worker->stats, STATS_bytes_read, ck->req.vallen);
-    ck->value_left = 0;
+    if (a->vallen > 0)
+        evbuffer_remove(in, item_value(ck->item), a->vallen);
+    stats_add(&ck->conn->worker->stats, STATS_bytes_read, a->vallen);
+    ck->value_left -= a->vallen;
     return ENGINE_SUCCESS;
 }
 
 /* Counts the outcome of a store for the cas_* stats. */
-static void exec_store_count(struct cookie *ck, engine_status s)
+static void exec_store_count(struct cookie *ck, uint64_t cas, engine_status s)
 {
     exec_count(ck, STATS_cmd_set);
-    if (ck->req.h.cas == 0)
+    if (cas == 0)
         return;
     if (s == ENGINE_SUCCESS)
         exec_count(ck, STATS_cas_hits);
@@ -69,37 +65,74 @@ static void exec_store_count(struct cookie *ck, engine_status s)
         exec_count(ck, STATS_cas_misses);
 }
 
+engine_status exec_store_commit(struct cookie *ck, const struct exec_store_args *a,
+                                uint64_t *cas_out)
+{
+    struct engine *e = exec_engine(ck);
+    engine_status s;
+    if (!exec_resumed_error(ck, &s))
+        s = e->ops->store(e, ck, ck->item, a->cas, a->op, cas_out);
+    if (s != ENGINE_EWOULDBLOCK)
+        exec_store_count(ck, a->cas, s);
+    return s;
+}
+
 enum exec_result exec_store(struct cookie *ck)
 {
+    struct bin_store_extras x = {0, 0};
+    if (ck->req.h.extlen == 8)
+        bin_store_extras_decode(&ck->req, &x);
+    struct exec_store_args a = {
+        .key = ck->req.key,
+        .nkey = ck->req.h.keylen,
+        .vallen = ck->req.vallen,
+        .flags = x.flags,
+        .exptime = exec_expiry(x.exptime),
+        .cas = ck->req.h.cas,
+        .op = exec_store_op(ck->req.h.opcode),
+    };
     engine_status s = ENGINE_SUCCESS;
     if (ck->item == NULL)
-        s = exec_store_fill(ck);
+        s = exec_store_fill(ck, &a);
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
     uint64_t cas = 0;
-    if (s == ENGINE_SUCCESS && !exec_resumed_error(ck, &s)) {
-        struct engine *e = exec_engine(ck);
-        s = e->ops->store(e, ck, ck->item, ck->req.h.cas, exec_store_op(ck->req.h.opcode), &cas);
+    if (s == ENGINE_SUCCESS) {
+        s = exec_store_commit(ck, &a, &cas);
+        if (s == ENGINE_EWOULDBLOCK)
+            return EXEC_WOULDBLOCK;
+    } else {
+        exec_store_count(ck, a.cas, s);
     }
-    if (s == ENGINE_EWOULDBLOCK)
-        return EXEC_WOULDBLOCK;
-    exec_store_count(ck, s);
     return exec_reply(ck, s, cas);
 }
 
 enum exec_result exec_store_oversized(struct cookie *ck)
 {
-    uint8_t op = ck->req.h.opcode;
+    const void *key;
+    size_t nkey;
+    bool is_set;
+    if (ck->text != NULL) {
+        key = ck->text->key;
+        nkey = ck->text->nkey;
+        is_set = ck->text->req.cmd == TEXT_CMD_SET || ck->text->req.cmd == TEXT_CMD_MS;
+    } else {
+        key = ck->req.key;
+        nkey = ck->req.h.keylen;
+        is_set = ck->req.h.opcode == BIN_CMD_SET || ck->req.h.opcode == BIN_CMD_SETQ;
+    }
     engine_status s = ENGINE_SUCCESS;
-    if ((op == BIN_CMD_SET || op == BIN_CMD_SETQ) && ck->req.h.keylen > 0 &&
-        !exec_resumed_error(ck, &s)) {
-        /* As memcached does: a failed SET must not leave the old value readable. */
+    if (is_set && nkey > 0 && !exec_resumed_error(ck, &s)) {
+        /* As memcached does: a failed set must not leave the old value readable. */
         struct engine *e = exec_engine(ck);
-        s = e->ops->remove(e, ck, ck->req.key, ck->req.h.keylen, 0);
+        s = e->ops->remove(e, ck, key, nkey, 0);
     }
     if (s == ENGINE_EWOULDBLOCK)
         return EXEC_WOULDBLOCK;
-    /* Whatever the removal answered (a missing key is the common case), the reply is E2BIG. */
-    resp_error(ck->conn, &ck->req.h, BIN_STATUS_E2BIG);
+    /* Whatever the removal answered (a missing key is the common case), the reply is too big. */
+    if (ck->text != NULL)
+        exec_text_line(ck, "SERVER_ERROR object too large for cache\r\n");
+    else
+        resp_error(ck->conn, &ck->req.h, BIN_STATUS_E2BIG);
     return EXEC_DONE;
 }

@@ -7,6 +7,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "frontend/conn.h"
@@ -30,6 +31,26 @@ static void resp_release_item(const void *data, size_t len, void *extra)
     item_unref(extra);
 }
 
+/* True when a value of len bytes in item it goes out by reference rather than by copy. */
+static bool resp_by_reference(const struct conn *c, const struct item *it, size_t len)
+{
+    return it != NULL && len > 0 && len >= c->worker->fe->cfg->send_buffer_threshold;
+}
+
+void resp_add_value(struct conn *c, struct item *it, const void *value, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (resp_by_reference(c, it, len)) {
+        /* Large value: send it from the item itself, pinned until libevent is done. */
+        item_ref(it);
+        if (evbuffer_add_reference(out, value, len, resp_release_item, it) == 0)
+            return;
+        item_unref(it);
+    }
+    if (len > 0)
+        evbuffer_add(out, value, len);
+}
+
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -40,15 +61,9 @@ void resp_send(struct conn *c, const struct bin_header *req, const struct resp *
     size_t n = BIN_HEADER_LEN;
     resp_put(buf, &n, r->extras, r->extlen);
     resp_put(buf, &n, r->key, r->keylen);
-    size_t threshold = c->worker->fe->cfg->send_buffer_threshold;
-    if (r->item != NULL && r->vallen > 0 && r->vallen >= threshold) {
-        /* Large value: send it from the item itself, pinned until libevent is done. */
+    if (resp_by_reference(c, r->item, r->vallen)) {
         evbuffer_add(out, buf, n);
-        item_ref(r->item);
-        if (evbuffer_add_reference(out, r->value, r->vallen, resp_release_item, r->item) != 0) {
-            item_unref(r->item);
-            evbuffer_add(out, r->value, r->vallen);
-        }
+        resp_add_value(c, r->item, r->value, r->vallen);
     } else if (n + r->vallen <= sizeof(buf)) {
         resp_put(buf, &n, r->value, r->vallen);
         evbuffer_add(out, buf, n);

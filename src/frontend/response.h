@@ -8,6 +8,7 @@
 #ifndef BASALT_FRONTEND_RESPONSE_H
 #define BASALT_FRONTEND_RESPONSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine/item.h"
@@ -30,6 +31,12 @@ struct resp {
 
 /* Appends one response to request req (same opcode and opaque). */
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r);
+
+/*
+ * Appends a value of len bytes that lives in item it (borrowed; may be NULL):
+ * by reference when len >= send_buffer_threshold, else copied. Both protocols use it.
+ */
+void resp_add_value(struct conn *c, struct item *it, const void *value, size_t len);
 
 /* Appends an error response whose body is the status text, as memcached sends it. */
 void resp_error(struct conn *c, const struct bin_header *req, uint16_t status);

@@ -104,6 +104,20 @@ engine_status t_get(struct suite_ctx *x, struct suite_cookie *c, const char *key
     RUN_BLOCKING(c, x->e->ops->get(x->e, c, key, strlen(key), out));
 }
 
+engine_status t_meta_get(struct suite_ctx *x, struct suite_cookie *c, const char *key,
+                         struct engine_meta_get *m, struct item **out)
+{
+    c = cookie_of(x, c);
+    RUN_BLOCKING(c, x->e->ops->meta_get(x->e, c, key, strlen(key), m, out));
+}
+
+engine_status t_invalidate(struct suite_ctx *x, struct suite_cookie *c, const char *key,
+                           uint64_t cas, bool touch, rel_time_t exptime)
+{
+    c = cookie_of(x, c);
+    RUN_BLOCKING(c, x->e->ops->invalidate(x->e, c, key, strlen(key), cas, touch, exptime));
+}
+
 engine_status t_gat(struct suite_ctx *x, struct suite_cookie *c, const char *key,
                     rel_time_t exptime, struct item **out)
 {
@@ -235,7 +249,8 @@ static void add_tests(struct CMUnitTest *all, size_t *pos, const struct CMUnitTe
 
 int engine_suite_run(const struct engine_suite_factory *f)
 {
-    size_t n = suite_store_count + suite_arith_count + suite_time_count + suite_misc_count;
+    size_t n = suite_store_count + suite_arith_count + suite_time_count + suite_misc_count +
+               suite_meta_count;
     struct CMUnitTest *all = calloc(n, sizeof(*all));
     if (all == NULL)
         return 1;
@@ -244,6 +259,7 @@ int engine_suite_run(const struct engine_suite_factory *f)
     add_tests(all, &pos, suite_arith_tests, suite_arith_count);
     add_tests(all, &pos, suite_time_tests, suite_time_count);
     add_tests(all, &pos, suite_misc_tests, suite_misc_count);
+    add_tests(all, &pos, suite_meta_tests, suite_meta_count);
     running = f;
     print_message("engine conformance suite: %s\n", f->name);
     int failed = _cmocka_run_group_tests(f->name, all, n, NULL, NULL);

@@ -58,6 +58,11 @@ engine_status t_store_item(struct suite_ctx *x, struct suite_cookie *c, struct i
 engine_status t_remove(struct suite_ctx *x, struct suite_cookie *c, const char *key, uint64_t cas);
 engine_status t_arith(struct suite_ctx *x, struct suite_cookie *c, const char *key,
                       const struct engine_arith *a, uint64_t *result, uint64_t *cas_out);
+/* The meta ops (engines without them: the caller skips). */
+engine_status t_meta_get(struct suite_ctx *x, struct suite_cookie *c, const char *key,
+                         struct engine_meta_get *m, struct item **out);
+engine_status t_invalidate(struct suite_ctx *x, struct suite_cookie *c, const char *key,
+                           uint64_t cas, bool touch, rel_time_t exptime);
 engine_status t_flush(struct suite_ctx *x, struct suite_cookie *c, rel_time_t when);
 
 /* Allocates, fills with the n bytes at value, stores and drops the reference. */
@@ -86,5 +91,7 @@ extern const struct CMUnitTest suite_time_tests[];
 extern const size_t suite_time_count;
 extern const struct CMUnitTest suite_misc_tests[];
 extern const size_t suite_misc_count;
+extern const struct CMUnitTest suite_meta_tests[];
+extern const size_t suite_meta_count;
 
 #endif

@@ -77,6 +77,12 @@ static void test_bad_flags(void **state)
     expect_usage_error((const char *const[]){"-U", "5", NULL});
     expect_usage_error((const char *const[]){"--no-such-flag", NULL});
     expect_usage_error((const char *const[]){"-o", "no_such_option=1", NULL});
+    /* Checked by the wouldblock engine's parser at start-up, reported like the others. */
+    expect_usage_error((const char *const[]){"-o", "wouldblock_mode=sometimes", NULL});
+    expect_usage_error((const char *const[]){"-o", "wouldblock_mode=random:1.5", NULL});
+    expect_usage_error((const char *const[]){"-o", "wouldblock_mode=error:nope", NULL});
+    expect_usage_error((const char *const[]){"-o", "reader_threads=0", NULL});
+    expect_usage_error((const char *const[]){"-o", "enable_test_opcodes=yes", NULL});
 }
 
 static void test_version_flag(void **state)

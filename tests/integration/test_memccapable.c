@@ -1,7 +1,8 @@
 /*
- * Runs libmemcached's memccapable in binary mode (-b) against a server started
- * and stopped by PID here; passes only if memccapable exits 0, says "All tests
- * passed", and every test line it printed is "[pass]".
+ * Runs libmemcached's memccapable in binary mode (-b) and in text mode (-a)
+ * against a server started and stopped by PID here; each passes only if
+ * memccapable exits 0, says "All tests passed", and every test line it
+ * printed is "[pass]".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +18,14 @@
 #include "integration/harness.h"
 
 #define RUN_TIMEOUT_MS 40000
-#define MIN_TESTS 20 /* memccapable 1.1 runs 27 binary tests */
+#define MIN_TESTS 20 /* memccapable 1.1 runs 27 binary and 27 ascii tests */
 
-/* Counts test lines; fails on any that did not pass. */
-static int check_lines(char *out)
+/* Counts test lines of a mode ("binary " or "ascii "); fails on any that did not pass. */
+static int check_lines(char *out, const char *prefix)
 {
     int passed = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "binary ", 7) != 0) {
+        if (strncmp(line, prefix, strlen(prefix)) != 0) {
             continue;
         }
         if (strstr(line, "[pass]") == NULL) {
@@ -35,12 +36,12 @@ static int check_lines(char *out)
     return passed;
 }
 
-static void test_memccapable(void **state)
+static void run_memccapable(void **state, const char *mode, const char *prefix)
 {
     struct server *s = *state;
     char port[16];
     snprintf(port, sizeof(port), "%u", (unsigned)s->port);
-    char *argv[] = {MEMCCAPABLE, "-h", "127.0.0.1", "-p", port, "-b", "-t", "5", NULL};
+    char *argv[] = {MEMCCAPABLE, "-h", "127.0.0.1", "-p", port, (char *)mode, "-t", "5", NULL};
     struct proc_result *r = calloc(1, sizeof(*r));
     assert_non_null(r);
     assert_int_equal(proc_run(argv, RUN_TIMEOUT_MS, r), 0);
@@ -48,17 +49,28 @@ static void test_memccapable(void **state)
     assert_false(r->timed_out);
     assert_true(WIFEXITED(r->status));
     bool all = strstr(r->out, "All tests passed") != NULL;
-    int passed = check_lines(r->out);
+    int passed = check_lines(r->out, prefix);
     assert_true(passed >= MIN_TESTS);
     assert_true(all);
     assert_int_equal(WEXITSTATUS(r->status), 0);
     free(r);
 }
 
+static void test_memccapable(void **state)
+{
+    run_memccapable(state, "-b", "binary ");
+}
+
+static void test_memccapable_ascii(void **state)
+{
+    run_memccapable(state, "-a", "ascii ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_memccapable, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_memccapable_ascii, server_setup, server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,8 @@ enum mem_item_bits {
     MEM_BIT_ACTIVE = 1u << 1,  /* hit since it last passed the LRU tail */
     MEM_BIT_FETCHED = 1u << 2, /* hit at least once since it was stored */
     MEM_BIT_STORED = 1u << 3,  /* has been linked once; an item is stored only once */
+    MEM_BIT_STALE = 1u << 4,   /* invalidated (meta md I): served with X until replaced */
+    MEM_BIT_WON = 1u << 5,     /* a meta "win" (W) was handed out for this item */
 };
 
 struct mem_lru {

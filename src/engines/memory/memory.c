@@ -5,9 +5,10 @@
  * thread (reclaim.c) shares the shards under the same locks.
  *
  * Per-item overhead, on 64-bit Linux with glibc malloc:
- *   header      50 bytes  offsetof(struct item, data): three chain pointers
- *                         (24), cas (8), exptime, flags, nbytes, refcount
- *                         (4 each), nkey and engine_bits (1 each). No hash is
+ *   header      54 bytes  offsetof(struct item, data): three chain pointers
+ *                         (24), cas (8), exptime, flags, nbytes, refcount,
+ *                         last access (4 each), nkey and engine_bits (1
+ *                         each). No hash is
  *                         stored: it is recomputed when a table grows.
  *   table slot  5.3-10.7  one 8-byte bucket pointer per bucket; a shard's
  *                         table doubles when items pass 1.5 per bucket, so
@@ -16,7 +17,7 @@
  *   malloc      8-23      glibc adds its 8-byte size word to header + key +
  *                         value and rounds up to 16 (32 at least): 15.5 on
  *                         average over sizes.
- *   total       63-84 bytes, about 73 on average, beside key and value.
+ *   total       67-88 bytes, about 77 on average, beside key and value.
  * The header is below memcached's 56 (48 + 8 for the CAS), which likewise
  * pays a bucket share and rounding (to its slab class) on top. The "bytes"
  * counter and the limit count header + key + value, as memcached counts its
@@ -81,6 +82,7 @@ engine_status memory_new_item(struct memory_engine *me, const void *key, size_t 
     atomic_init(&it->refcount, 1);
     it->nkey = (uint8_t)nkey;
     it->engine_bits = 0;
+    it->engine_atime = 0;
     memcpy(it->data, key, nkey);
     *out = it;
     return ENGINE_SUCCESS;
@@ -118,7 +120,8 @@ bool memory_commit(struct memory_engine *me, uint64_t hash, struct item *expect,
             fresh->exptime = expect->exptime; /* a touch may have moved it since */
             mem_shard_unlink(s, hash, expect, &g);
         }
-        fresh->cas = memory_next_cas(me);
+        /* A CAS set on the allocated item is kept: meta's E flag, done by append too. */
+        fresh->cas = fresh->cas != 0 ? fresh->cas : memory_next_cas(me);
         mem_shard_link(s, hash, fresh, &v, &g);
         s->c.total_items++;
         if (cas_out != NULL)
@@ -145,6 +148,7 @@ static engine_status lookup(struct memory_engine *me, const void *key, size_t nk
     if (it != NULL) {
         /* A bit instead of an LRU move: hits stay cheap, eviction gives a second chance. */
         it->engine_bits |= MEM_BIT_ACTIVE | MEM_BIT_FETCHED;
+        it->engine_atime = v.now;
         if (touch)
             it->exptime = exptime;
         if (out != NULL)
@@ -234,6 +238,7 @@ static engine_status store_concat(struct memory_engine *me, struct item *it, uin
                                  old->flags, exptime, &fresh);
         if (st == ENGINE_SUCCESS) {
             concat_value(fresh, old, it, op);
+            fresh->cas = it->cas; /* 0, or the caller's explicit CAS */
             bool done = memory_commit(me, hash, old, fresh, cas_out);
             item_unref(fresh);
             if (!done) {
@@ -276,7 +281,7 @@ static engine_status memory_store(struct engine *e, const void *cookie, struct i
         if (st == ENGINE_SUCCESS) {
             if (old != NULL)
                 mem_shard_unlink(s, hash, old, &g);
-            it->cas = memory_next_cas(me);
+            it->cas = it->cas != 0 ? it->cas : memory_next_cas(me);
             mem_shard_link(s, hash, it, &v, &g);
             s->c.total_items++;
             if (cas_out != NULL)
@@ -389,6 +394,8 @@ static const struct engine_ops memory_ops = {
     .flush = memory_flush,
     .get_stats = memory_get_stats,
     .reset_stats = memory_reset_stats,
+    .meta_get = memory_meta_get,
+    .invalidate = memory_invalidate,
     .disconnect = memory_disconnect,
 };
 

@@ -90,6 +90,12 @@ struct item *memory_find_ref(struct memory_engine *me, uint64_t hash, const void
 engine_status memory_arithmetic(struct engine *e, const void *cookie, const void *key, size_t nkey,
                                 const struct engine_arith *a, uint64_t *result, uint64_t *cas_out);
 
+/* The meta protocol's ops (meta.c). */
+engine_status memory_meta_get(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                              struct engine_meta_get *m, struct item **out);
+engine_status memory_invalidate(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                                uint64_t cas, bool touch, rel_time_t exptime);
+
 /* Parses a stored value as a decimal number below 2^64: 1 to 20 digits, nothing else. */
 bool memory_parse_u64(const char *s, size_t n, uint64_t *out) WARN_UNUSED;
 

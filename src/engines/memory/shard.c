@@ -138,6 +138,7 @@ void mem_shard_link(struct mem_shard *s, uint64_t hash, struct item *it, const s
     make_room(s, total, v, g);
     item_ref(it);
     it->engine_bits = MEM_BIT_LINKED | MEM_BIT_STORED;
+    it->engine_atime = v->now;
     mem_ht_insert(&s->ht, hash, it);
     mem_lru_push_head(&s->lru, it);
     s->bytes += total;

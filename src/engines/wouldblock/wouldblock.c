@@ -262,6 +262,23 @@ static engine_status wb_flush(struct engine *e, const void *cookie, rel_time_t w
     WB_CALL(e, cookie, flush, when);
 }
 
+/* The meta protocol's ops exist only when the inner engine offers them. */
+static engine_status wb_meta_get(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                                 struct engine_meta_get *m, struct item **out)
+{
+    if (wb_of(e)->inner->ops->meta_get == NULL)
+        return ENGINE_NOT_SUPPORTED;
+    WB_CALL(e, cookie, meta_get, key, nkey, m, out);
+}
+
+static engine_status wb_invalidate(struct engine *e, const void *cookie, const void *key,
+                                   size_t nkey, uint64_t cas, bool touch, rel_time_t exptime)
+{
+    if (wb_of(e)->inner->ops->invalidate == NULL)
+        return ENGINE_NOT_SUPPORTED;
+    WB_CALL(e, cookie, invalidate, key, nkey, cas, touch, exptime);
+}
+
 static void wb_get_stats(struct engine *e, struct engine_stats *out)
 {
     struct wb_engine *wb = wb_of(e);
@@ -352,6 +369,8 @@ static const struct engine_ops wb_ops = {
     .remove = wb_remove,
     .arithmetic = wb_arithmetic,
     .flush = wb_flush,
+    .meta_get = wb_meta_get,
+    .invalidate = wb_invalidate,
     .get_stats = wb_get_stats,
     .reset_stats = wb_reset_stats,
     .disconnect = wb_disconnect,

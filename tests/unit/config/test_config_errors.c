@@ -106,6 +106,7 @@ static const struct bad_case bad_cases[] = {
     {{"-o", "wouldblock_mode="}, "-o wouldblock_mode: value must be 1 to 63 characters"},
     {{"-o", "wouldblock_delay_us=-1"},
      "-o wouldblock_delay_us: must be between 0 and 10000000, got -1"},
+    {{"-B", "text"}, "-B: unknown value 'text' (known: auto, binary, ascii)"},
     {{"-o", ""}, "-o: empty setting name"},
     {{"-o", "inbox_batch=2,"}, "-o: empty setting name"},
     {{"-o", "=5"}, "-o: empty setting name"},

@@ -134,7 +134,7 @@ static void test_foreach_defaults(void **state)
         {"num_threads", "4"},
         {"reqs_per_event", "20"},
         {"cas_enabled", "yes"},
-        {"binding_protocol", "binary"},
+        {"binding_protocol", "auto-negotiate"},
         {"item_size_max", "1048576"},
         {"inbox_batch", "10"},
         {"send_buffer_threshold", "4096"},
@@ -152,6 +152,7 @@ static void test_foreach_defaults(void **state)
         {"sasl_users", ""},
         {"sasl_plain_over_plaintext", "0"},
         {"reader_threads", "4"},
+        {"shutdown_command", "no"},
     };
     struct config c;
     struct settings all = {0};
@@ -171,7 +172,8 @@ static void test_foreach_parsed(void **state)
     assert_int_equal(RUN(&r, "-m", "3g", "-c", "77", "-p", "0", "-l", "a:1,[::1]:2", "-vv", "-t",
                          "12", "-I", "2m", "-o",
                          "reqs_per_event=3,inbox_batch=4,send_buffer_threshold=0,"
-                         "max_send_queue=8k"),
+                         "max_send_queue=8k",
+                         "-B", "ascii", "-A"),
                      CONFIG_RUN);
     config_foreach(&r.c, collect, &all);
     assert_string_equal(setting(&all, "maxbytes"), "3221225472");
@@ -185,6 +187,8 @@ static void test_foreach_parsed(void **state)
     assert_string_equal(setting(&all, "inbox_batch"), "4");
     assert_string_equal(setting(&all, "send_buffer_threshold"), "0");
     assert_string_equal(setting(&all, "max_send_queue"), "8192");
+    assert_string_equal(setting(&all, "binding_protocol"), "ascii");
+    assert_string_equal(setting(&all, "shutdown_command"), "yes");
     run_free(&r);
 }
 

@@ -1,0 +1,107 @@
+/*
+ * The memory engine's meta protocol ops: mg's item state (fetched, last
+ * access, stale, win handed out), vivify on miss, recache, and md's
+ * invalidate. The state lives in the item's engine bits and last-access
+ * time, written only under the key's shard lock. Called from front-end
+ * workers, concurrently.
+ */
+#include <stdlib.h>
+
+#include "base/hash.h"
+#include "engines/memory/lru.h"
+#include "engines/memory/memory_internal.h"
+
+/* Links an empty item for key (mg N); NULL when it cannot be allocated. Shard lock held. */
+static struct item *meta_vivify(struct memory_engine *me, struct mem_shard *s, uint64_t hash,
+                                const void *key, size_t nkey, const struct engine_meta_get *m,
+                                const struct mem_view *v, struct mem_grave *g)
+{
+    struct item *it = NULL;
+    if (memory_new_item(me, key, nkey, 0, 0, m->vivify_exptime, &it) != ENGINE_SUCCESS)
+        return NULL;
+    it->cas = memory_next_cas(me);
+    mem_shard_link(s, hash, it, v, g);
+    s->c.total_items++;
+    item_unref(it); /* the shard holds it now; the caller takes its own reference */
+    return it;
+}
+
+/* Reports and updates the state of a found item. Shard lock held. */
+static void meta_observe(struct item *it, struct engine_meta_get *m, rel_time_t now)
+{
+    m->fetched = (it->engine_bits & MEM_BIT_FETCHED) != 0;
+    m->last_access = it->engine_atime;
+    m->win_sent = (it->engine_bits & MEM_BIT_WON) != 0;
+    m->stale = (it->engine_bits & MEM_BIT_STALE) != 0;
+    it->engine_bits |= MEM_BIT_ACTIVE | MEM_BIT_FETCHED;
+    it->engine_atime = now;
+    if (m->touch)
+        it->exptime = m->exptime;
+    bool won = m->created;
+    if (m->recache && !m->win_sent && !m->created && it->exptime != 0 &&
+        it->exptime < m->recache_before)
+        won = true;
+    /* A stale item asks its first reader to refresh it. */
+    if (m->stale && !m->win_sent)
+        won = true;
+    m->won = won;
+    if (won)
+        it->engine_bits |= MEM_BIT_WON;
+    m->exptime_now = it->exptime;
+}
+
+engine_status memory_meta_get(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                              struct engine_meta_get *m, struct item **out)
+{
+    struct memory_engine *me = memory_of(e);
+    if (key == NULL || nkey == 0 || nkey > ITEM_KEY_MAX || out == NULL)
+        return ENGINE_EINVAL;
+    uint64_t hash = hash_key(key, nkey);
+    struct mem_view v = memory_view(me);
+    struct mem_shard *s = memory_shard(me, hash);
+    struct mem_grave g = {NULL};
+    m->created = false;
+    pthread_mutex_lock(&s->lock);
+    struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, NULL);
+    if (it == NULL && m->vivify) {
+        it = meta_vivify(me, s, hash, key, nkey, m, &v, &g);
+        m->created = it != NULL;
+    }
+    if (it != NULL) {
+        meta_observe(it, m, v.now);
+        item_ref(it);
+    }
+    pthread_mutex_unlock(&s->lock);
+    mem_grave_release(&g);
+    if (it == NULL)
+        return ENGINE_KEY_ENOENT;
+    *out = it;
+    return ENGINE_SUCCESS;
+}
+
+engine_status memory_invalidate(struct engine *e, const void *cookie, const void *key, size_t nkey,
+                                uint64_t cas, bool touch, rel_time_t exptime)
+{
+    struct memory_engine *me = memory_of(e);
+    if (key == NULL || nkey == 0 || nkey > ITEM_KEY_MAX)
+        return ENGINE_EINVAL;
+    uint64_t hash = hash_key(key, nkey);
+    struct mem_view v = memory_view(me);
+    struct mem_shard *s = memory_shard(me, hash);
+    struct mem_grave g = {NULL};
+    engine_status st = ENGINE_SUCCESS;
+    pthread_mutex_lock(&s->lock);
+    struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, NULL);
+    if (it == NULL) {
+        st = ENGINE_KEY_ENOENT;
+    } else if (cas != 0 && it->cas != cas) {
+        st = ENGINE_KEY_EEXISTS;
+    } else {
+        it->engine_bits = (uint8_t)((it->engine_bits | MEM_BIT_STALE) & ~MEM_BIT_WON);
+        if (touch)
+            it->exptime = exptime;
+    }
+    pthread_mutex_unlock(&s->lock);
+    mem_grave_release(&g);
+    return st;
+}

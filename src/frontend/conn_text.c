@@ -1,0 +1,158 @@
+/*
+ * The text protocol's read path: command lines instead of binary headers.
+ * Runs on the owning worker's thread, called from conn_step.
+ *
+ * A line ends at "\n" (an "\r" before it is dropped). The search resumes
+ * where the previous one stopped, so a long line is scanned once. A line of
+ * more than 2048 bytes is refused with "CLIENT_ERROR line too long" and the
+ * connection closes, except for retrievals, which may carry many keys up to
+ * TEXT_RETRIEVAL_LINE_MAX; so one connection never buffers more than that.
+ * A storage command runs once its data block is buffered whole (the read low
+ * watermark is raised to it, as for a binary frame); a block above the item
+ * size max is answered at once and discarded as it arrives. The command line
+ * is copied into the cookie, so a command that would block keeps its
+ * arguments; the data block stays at the head of the input until the
+ * executor moves it into the item.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "frontend/conn_internal.h"
+#include "frontend/exec_text.h"
+#include "frontend/server.h"
+#include "frontend/worker.h"
+#include "protocol/text.h"
+
+/* Input kept buffered while a line or a data block is incomplete. */
+#define CONN_TEXT_READ_HIGH (256 * 1024)
+
+/* Sets both read watermarks; the high one lets a long retrieval line keep arriving. */
+static void conn_text_watermark(struct conn *c, size_t low, size_t high)
+{
+    c->read_lowat = low;
+    bufferevent_setwatermark(c->bev, EV_READ, low, high < low ? low : high);
+}
+
+static void conn_text_reply(struct conn *c, const char *s)
+{
+    evbuffer_add(bufferevent_get_output(c->bev), s, strlen(s));
+    stats_add(&c->worker->stats, STATS_bytes_written, strlen(s));
+}
+
+/* Refuses an over-long line and closes once the reply is out. */
+static enum step conn_text_too_long(struct conn *c)
+{
+    log_debug("conn: closing: command line too long");
+    conn_text_reply(c, "CLIENT_ERROR line too long\r\n");
+    return conn_close_after_write(c);
+}
+
+/* No end of line yet: wait for more, unless the line is already too long. */
+static enum step conn_text_partial(struct conn *c, struct evbuffer *in, size_t len)
+{
+    c->text_scanned = len;
+    if (len > TEXT_LINE_MAX) {
+        char head[8];
+        size_t n = evbuffer_copyout(in, head, sizeof(head)) > 0 ? sizeof(head) : 0;
+        if (!text_is_retrieval(head, n) || len > TEXT_RETRIEVAL_LINE_MAX)
+            return conn_text_too_long(c);
+    }
+    conn_text_watermark(c, 1, len + CONN_TEXT_READ_HIGH);
+    return STEP_NEED_MORE;
+}
+
+/* Drains a consumed command line (and counts it). */
+static void conn_text_drain(struct conn *c, struct evbuffer *in, size_t n)
+{
+    evbuffer_drain(in, n);
+    stats_add(&c->worker->stats, STATS_bytes_read, n);
+}
+
+/*
+ * A data block above the item size max: the command runs as an oversized
+ * store (exec_store_oversized: a set removes the old value, which may block)
+ * and answers SERVER_ERROR; the block is discarded as it arrives.
+ */
+static enum step conn_text_too_big(struct conn *c, struct evbuffer *in, const struct text_req *r,
+                                   const char *line, size_t n, size_t consumed)
+{
+    uint64_t swallow = (uint64_t)r->vallen + 2;
+    if (exec_text_load(&c->cookie, line, n) != 0) {
+        conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
+        return conn_close_after_write(c);
+    }
+    conn_text_drain(c, in, consumed);
+    c->cookie.oversized = true;
+    c->cookie.value_left = 0; /* the block is swallowed, not drained with the command */
+    c->swallow = swallow;
+    return conn_execute(c);
+}
+
+/* A complete line of n bytes (consumed with its newline): parse, wait for data, run. */
+static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char *line, size_t n,
+                                size_t consumed)
+{
+    struct text_req r;
+    enum text_verdict v = text_parse(line, n, &r);
+    if (v == TEXT_ERR_HTTP) {
+        log_debug("conn: closing: HTTP request on the memcached port");
+        conn_close(c);
+        return STEP_FREED;
+    }
+    if (v != TEXT_OK) {
+        conn_text_reply(c, text_verdict_reply(v));
+        conn_text_drain(c, in, consumed);
+        /* A refused ms still has its data block coming: skip it, as memcached does. */
+        if (r.has_data)
+            c->swallow = (uint64_t)r.vallen + 2;
+        return STEP_NEXT;
+    }
+    if (text_is_storage(r.cmd) || r.cmd == TEXT_CMD_MS) {
+        if (r.vallen > c->worker->fe->cfg->item_size_max)
+            return conn_text_too_big(c, in, &r, line, n, consumed);
+        size_t need = consumed + (size_t)r.vallen + 2;
+        if (evbuffer_get_length(in) < need) {
+            conn_text_watermark(c, need, CONN_TEXT_READ_HIGH);
+            return STEP_NEED_MORE;
+        }
+    }
+    conn_text_watermark(c, 1, CONN_TEXT_READ_HIGH);
+    if (exec_text_load(&c->cookie, line, n) != 0) {
+        conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
+        return conn_close_after_write(c);
+    }
+    conn_text_drain(c, in, consumed);
+    return conn_execute(c);
+}
+
+enum step conn_text_step(struct conn *c)
+{
+    if (c->cookie.text != NULL)
+        return conn_execute(c); /* a retrieval paused for output room continues */
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) {
+        c->text_scanned = 0;
+        return STEP_NEED_MORE;
+    }
+    struct evbuffer_ptr from;
+    size_t scanned = c->text_scanned < len ? c->text_scanned : 0;
+    evbuffer_ptr_set(in, &from, scanned, EVBUFFER_PTR_SET);
+    size_t eol_len = 0;
+    struct evbuffer_ptr eol = evbuffer_search_eol(in, &from, &eol_len, EVBUFFER_EOL_LF);
+    if (eol.pos < 0)
+        return conn_text_partial(c, in, len);
+    c->text_scanned = 0;
+    size_t n = (size_t)eol.pos, consumed = n + eol_len;
+    if (n > TEXT_RETRIEVAL_LINE_MAX)
+        return conn_text_too_long(c);
+    const char *line = (const char *)evbuffer_pullup(in, (ssize_t)consumed);
+    if (n > TEXT_LINE_MAX && !text_is_retrieval(line, n))
+        return conn_text_too_long(c);
+    if (n > 0 && line[n - 1] == '\r')
+        n--;
+    return conn_text_line(c, in, line, n, consumed);
+}
