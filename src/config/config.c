@@ -18,10 +18,10 @@
 static const char *const engine_names[] = {"memory", "wouldblock"};
 /* The engines wouldblock can wrap. */
 static const char *const inner_names[] = {"memory"};
-/* TLS 1.2 is the floor: older versions are never offered. */
-static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
 /* -B: memcached's protocol names; auto picks by the first byte of a connection. */
 static const char *const protocol_names[] = {"auto", "binary", "ascii"};
+/* TLS 1.2 is the floor: older versions are never offered. */
+static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
 
 enum value_kind {
     VALUE_INT,    /* int field, decimal in [min, max] */
@@ -65,6 +65,10 @@ static const struct value_spec inbox_spec = INT_SPEC(inbox_batch, 1, 10000);
 static const struct value_spec sendbuf_spec = SIZE_SPEC(send_buffer_threshold, 0, CONFIG_GIB, 1);
 static const struct value_spec sendq_spec =
     SIZE_SPEC(max_send_queue, 4 * CONFIG_KIB, CONFIG_GIB, 1);
+static const struct value_spec protocol_spec = {.kind = VALUE_CHOICE,
+                                                .offset = offsetof(struct config, protocol),
+                                                .choices = protocol_names,
+                                                .nchoices = ARRAY_LEN(protocol_names)};
 #define STRING_SPEC(field)                                                                         \
     {                                                                                              \
         .kind = VALUE_STRING, .offset = offsetof(struct config, field)                             \
@@ -82,10 +86,6 @@ static const struct value_spec tls_version_spec = {.kind = VALUE_CHOICE,
                                                        offsetof(struct config, ssl_min_version),
                                                    .choices = tls_versions,
                                                    .nchoices = ARRAY_LEN(tls_versions)};
-static const struct value_spec protocol_spec = {.kind = VALUE_CHOICE,
-                                                .offset = offsetof(struct config, protocol),
-                                                .choices = protocol_names,
-                                                .nchoices = ARRAY_LEN(protocol_names)};
 static const struct value_spec engine_spec = {.kind = VALUE_CHOICE,
                                               .offset = offsetof(struct config, engine),
                                               .choices = engine_names,
@@ -451,6 +451,12 @@ static int apply_extended(struct parse *p, const char *flag, const char *arg)
     return rc;
 }
 
+static int apply_shutdown(struct parse *p, const char *flag, const char *arg)
+{
+    p->c->enable_shutdown = true;
+    return 0;
+}
+
 static int apply_tls(struct parse *p, const char *flag, const char *arg)
 {
     p->c->ssl_enabled = true;
@@ -460,12 +466,6 @@ static int apply_tls(struct parse *p, const char *flag, const char *arg)
 static int apply_sasl(struct parse *p, const char *flag, const char *arg)
 {
     p->c->sasl_required = true;
-    return 0;
-}
-
-static int apply_shutdown(struct parse *p, const char *flag, const char *arg)
-{
-    p->c->enable_shutdown = true;
     return 0;
 }
 

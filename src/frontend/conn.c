@@ -380,22 +380,21 @@ static bool conn_choose_protocol(struct conn *c)
     if (evbuffer_copyout(in, &first, 1) != 1)
         return true;
     c->protocol_chosen = true;
-    if (first == CONN_TLS_HANDSHAKE_RECORD) {
+    if (!c->tls && first == CONN_TLS_HANDSHAKE_RECORD) {
         log_debug("conn: closing: a TLS handshake on a plain listener");
         conn_close(c);
         return false;
     }
     const char *forced = conn_cfg(c)->protocol;
     bool binary = first == BIN_MAGIC_REQUEST || first == 0x08;
-    bool text = strcmp(forced, "ascii") == 0 || (strcmp(forced, "auto") == 0 && !binary);
-    if (text && conn_cfg(c)->sasl_required) {
-        /* Text has no SASL: tell the client why before closing, as memcached does. */
-        static const char msg[] = "CLIENT_ERROR authentication required\r\n";
-        evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
-        conn_close_after_write(c);
-        return false;
-    }
-    if (text) {
+    if (strcmp(forced, "ascii") == 0 || (strcmp(forced, "auto") == 0 && !binary)) {
+        if (conn_cfg(c)->sasl_required) {
+            /* Text has no SASL: tell the client why before closing, as memcached does. */
+            static const char msg[] = "CLIENT_ERROR authentication required\r\n";
+            evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
+            conn_close_after_write(c);
+            return false;
+        }
         c->text = true;
         conn_set_read_lowat(c, 1);
         return true;
