@@ -147,6 +147,43 @@ static void test_binary_over_tls(void **state)
     env_stop(&e);
 }
 
+/* Runs `openssl s_client` on port with text commands (ending with quit) as input; returns
+ * what the server answered, malloc'd. */
+static char *s_client_text(uint16_t port, const char *commands)
+{
+    char cmd[1024];
+    snprintf(
+        cmd, sizeof(cmd),
+        "printf '%s' | openssl s_client -connect 127.0.0.1:%u -quiet -verify_quiet 2>/dev/null",
+        commands, (unsigned)port);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    struct proc_result *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    assert_int_equal(proc_run(argv, 20000, r), 0);
+    assert_false(r->timed_out);
+    char *out = strdup(r->out);
+    free(r);
+    return out;
+}
+
+/* A text client over TLS (openssl s_client): storage, retrieval, refresh_certs. */
+static void test_text_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    char *out = s_client_text(e.s.port, "set tk 0 0 5\\r\\nhello\\r\\nget tk\\r\\n"
+                                        "refresh_certs\\r\\nquit\\r\\n");
+    assert_string_equal(out, "STORED\r\nVALUE tk 0 5\r\nhello\r\nEND\r\nOK\r\n");
+    free(out);
+    int fd = sock_connect(e.plain_port);
+    char buf[8];
+    size_t len = 0;
+    assert_int_equal(kv_get(fd, "tk", buf, sizeof(buf), &len), BIN_STATUS_SUCCESS);
+    assert_int_equal(len, 5);
+    close(fd);
+    env_stop(&e);
+}
+
 /* Plain binary bytes to the TLS port: that connection closes, the server serves on. */
 static void test_plain_bytes_to_tls_port(void **state)
 {
@@ -258,6 +295,11 @@ static void test_reload(void **state)
     fclose(f);
     assert_int_equal(kill(e.s.pid, SIGHUP), 0);
     assert_true(file_wait_for(e.log, "certificate reload failed", 10000));
+    /* refresh_certs reports the same failure to the client that asked. */
+    char *out = s_client_text(e.s.port, "refresh_certs\\r\\nquit\\r\\n");
+    assert_true(strncmp(out, "ERROR ssl_chain_cert ", 21) == 0);
+    assert_non_null(strstr(out, "\r\n"));
+    free(out);
     assert_true(serves_cert(e.s.port, P(&e, 2, "server2.pem")));
     assert_int_equal(tls_frame_call(&old, &(struct frame_req){.opcode = BIN_CMD_NOOP}, &m), 0);
     frame_free(&m);
@@ -344,6 +386,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binary_over_tls),
+        cmocka_unit_test(test_text_over_tls),
         cmocka_unit_test(test_plain_bytes_to_tls_port),
         cmocka_unit_test(test_client_hello_to_plain_port),
         cmocka_unit_test(test_tls11_refused),
