@@ -107,6 +107,7 @@ static void conn_free(struct conn *c)
     if (c->handshake_timer != NULL)
         event_free(c->handshake_timer);
     sasl_session_destroy(&c->sasl);
+    exec_sasl_job_free(&c->sasl_job);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
     /* A stopping worker waits for its last connection, pending ones included. */

@@ -45,7 +45,11 @@ static void env_start(struct tls_env *e, const char *opts, const char *const *ex
     snprintf(notls, sizeof(notls), "notls:127.0.0.1:%u", (unsigned)e->plain_port);
     snprintf(o, sizeof(o), "ssl_chain_cert=%s,ssl_key=%s%s%s", P(e, 0, "live.pem"),
              P(e, 1, "live.key"), opts ? "," : "", opts ? opts : "");
-    cert_path(&certs, "server.log", e->log, sizeof(e->log));
+    /* A log of this server alone: waits for a line must not find an earlier server's. */
+    static int nservers;
+    char name[32];
+    snprintf(name, sizeof(name), "server-%d.log", ++nservers);
+    cert_path(&certs, name, e->log, sizeof(e->log));
     const char *args[16] = {"-Z", "-v", "-l", notls, "-o", o};
     int n = 6;
     for (; extra && *extra && n < 15; extra++)
