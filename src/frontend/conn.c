@@ -9,7 +9,9 @@
  * complete frame is validated, loaded into the cookie and executed. At most
  * reqs_per_event frames run per callback; then the connection yields through
  * a zero-timeout timer, which fires only after the loop has polled the
- * sockets again, so one busy client cannot starve the others.
+ * sockets again, so one busy client cannot starve the others. The first
+ * byte of a connection picks its protocol; text connections read lines
+ * instead of frames (conn_text.c) and share everything else here.
  *
  * Write path: replies are appended to the bufferevent's output. When more
  * than max_send_queue bytes wait there, the connection stops reading and

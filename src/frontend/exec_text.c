@@ -219,6 +219,23 @@ static const char *exec_text_store_reply(enum text_cmd cmd, engine_status s)
     }
 }
 
+/* "cas" with unique 0 matches no item: EXISTS or NOT_FOUND, nothing stored (as memcached). */
+static enum exec_result exec_text_cas_zero(struct cookie *ck)
+{
+    struct cookie_text *t = ck->text;
+    struct engine *e = exec_engine(ck);
+    struct item *it = NULL;
+    engine_status s = e->ops->get(e, ck, t->key, t->nkey, &it);
+    if (s == ENGINE_SUCCESS)
+        item_unref(it);
+    if (s != ENGINE_SUCCESS && s != ENGINE_KEY_ENOENT)
+        return exec_text_fail(ck, s);
+    exec_count(ck, STATS_cmd_set);
+    exec_count(ck, s == ENGINE_SUCCESS ? STATS_cas_badval : STATS_cas_misses);
+    exec_text_reply(ck, s == ENGINE_SUCCESS ? "EXISTS\r\n" : "NOT_FOUND\r\n");
+    return EXEC_DONE;
+}
+
 /* set, add, replace, append, prepend, cas. */
 static enum exec_result exec_text_store(struct cookie *ck)
 {
@@ -232,6 +249,8 @@ static enum exec_result exec_text_store(struct cookie *ck)
         .cas = t->req.cas,
         .op = exec_text_store_op(t->req.cmd),
     };
+    if (t->req.cmd == TEXT_CMD_CAS && t->req.cas == 0)
+        return exec_text_cas_zero(ck);
     if (ck->item == NULL) {
         bool bad = false;
         engine_status s = exec_text_fill(ck, &a, &bad);

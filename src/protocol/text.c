@@ -241,9 +241,10 @@ static enum text_verdict text_parse_delete(const struct text_tok *tok, size_t n,
 static enum text_verdict text_parse_key_arg(const struct text_tok *tok, size_t n,
                                             struct text_req *r)
 {
-    n = text_noreply(tok, n, 3, r);
-    if (n != 3)
+    /* As memcached: a fourth token is noreply when it says so, and ignored otherwise. */
+    if (n != 3 && n != 4)
         return TEXT_ERR_UNKNOWN;
+    r->noreply = n == 4 && tok_is(&tok[3], "noreply");
     if (!text_key_ok(tok[1].s, tok[1].len))
         return TEXT_ERR_FORMAT;
     r->key = tok[1];
@@ -278,7 +279,9 @@ static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, 
     case TEXT_CMD_SHUTDOWN:
         r->arg = n >= 2 ? tok[1] : (struct text_tok){tok[0].s + tok[0].len, 0};
         return n <= 2 ? TEXT_OK : TEXT_ERR_UNKNOWN;
-    default: /* version, quit, refresh_certs, mn */
+    case TEXT_CMD_MN:
+        return TEXT_OK; /* memcached ignores anything after mn */
+    default:            /* version, quit, refresh_certs */
         return n == 1 ? TEXT_OK : TEXT_ERR_UNKNOWN;
     }
 }
@@ -339,6 +342,10 @@ const char *text_verdict_reply(enum text_verdict v)
         return "CLIENT_ERROR invalid numeric delta argument\r\n";
     case TEXT_ERR_EXPTIME:
         return "CLIENT_ERROR invalid exptime argument\r\n";
+    case TEXT_ERR_BAD_TOKEN:
+        return "CLIENT_ERROR bad token in command line format\r\n";
+    case TEXT_ERR_DUP_FLAG:
+        return "CLIENT_ERROR duplicate flag\r\n";
     case TEXT_ERR_OPAQUE:
         return "CLIENT_ERROR opaque token too long\r\n";
     case TEXT_ERR_UNKNOWN:

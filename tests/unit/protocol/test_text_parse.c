@@ -131,8 +131,8 @@ static void test_meta(void **state)
     assert_true(meta_i32(&r.meta, 'T', &ttl));
     assert_int_equal(ttl, 30);
     assert_int_equal(parse("mg foo zz", &r), TEXT_ERR_INVALID_FLAG);
-    assert_int_equal(parse("mg foo v v", &r), TEXT_ERR_INVALID_FLAG);
-    assert_int_equal(parse("mg foo Tabc", &r), TEXT_ERR_FORMAT);
+    assert_int_equal(parse("mg foo v v", &r), TEXT_ERR_DUP_FLAG);
+    assert_int_equal(parse("mg foo Tabc", &r), TEXT_ERR_BAD_TOKEN);
     assert_int_equal(parse("mg", &r), TEXT_ERR_UNKNOWN);
     assert_int_equal(parse("ms foo 5 T10 F3 MS", &r), TEXT_OK);
     assert_int_equal(r.vallen, 5);
