@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -382,6 +383,33 @@ static void test_large_value(void **state)
     env_stop(&e);
 }
 
+#ifdef BENCH_BIN
+/* basalt-bench --tls (the load generator of bench/compare's TLS rows) runs clean. */
+static void test_bench_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    char server[32];
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)e.s.port);
+    char *argv[] = {BENCH_BIN,    "--server", server,      "--tls",  "--json",
+                    "--requests", "500",      "--prefill", "--keys", "50",
+                    "--threads",  "2",        "--conns",   "2",      NULL};
+    struct proc_result *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    assert_int_equal(proc_run(argv, 60000, r), 0);
+    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+        fprintf(stderr, "basalt-bench: %s\n%s\n", r->out, r->err);
+    assert_true(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0);
+    assert_non_null(strstr(r->out, "\"ops\":500,"));
+    assert_non_null(strstr(r->out, "\"misses\":0,"));
+    free(r);
+    int fd = sock_connect(e.plain_port);
+    assert_true(stat_value(fd, "cmd_get") + stat_value(fd, "cmd_set") >= 550);
+    close(fd);
+    env_stop(&e);
+}
+#endif
+
 int main(void)
 {
     if (server_is_memcached()) {
@@ -399,6 +427,9 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_mutual_tls),
         cmocka_unit_test(test_large_value),
+#ifdef BENCH_BIN
+        cmocka_unit_test(test_bench_over_tls),
+#endif
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
