@@ -14,6 +14,7 @@
 
 struct bufferevent;
 struct sasl_session;
+struct sasl_job;
 struct event;
 struct worker;
 
@@ -43,6 +44,7 @@ struct conn {
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
     struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
+    struct sasl_job *sasl_job;     /* a PLAIN check on the auth thread, or NULL (owned) */
 };
 
 /*
