@@ -110,6 +110,7 @@ static void conn_free(struct conn *c)
     if (c->handshake_timer != NULL)
         event_free(c->handshake_timer);
     sasl_session_destroy(&c->sasl);
+    exec_sasl_job_free(&c->sasl_job);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
     /* A stopping worker waits for its last connection, pending ones included. */
@@ -388,7 +389,11 @@ static void conn_process(struct conn *c)
     evtimer_add(c->resume, &zero);
 }
 
-/* Picks the protocol from the first byte (0x80 or 0x08: binary, else text), or as -B forces. */
+/*
+ * Picks the protocol from the first byte (0x80 or 0x08: binary, else text),
+ * or as -B forces. A TLS ClientHello (0x16) on a plain listener is closed;
+ * with -S a text client is told it must authenticate, then closed.
+ */
 static bool conn_choose_protocol(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);

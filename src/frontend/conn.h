@@ -15,6 +15,7 @@
 
 struct bufferevent;
 struct sasl_session;
+struct sasl_job;
 struct event;
 struct worker;
 
@@ -44,6 +45,7 @@ struct conn {
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
     struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
+    struct sasl_job *sasl_job;     /* a PLAIN check on the auth thread, or NULL (owned) */
     /* Timeouts (conn_timeout.c), conn_clock_ms() times: */
     uint64_t last_active_ms;   /* input read or a command resumed */
     uint64_t partial_since_ms; /* an incomplete command has waited since; 0 when none */

@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "frontend/conn.h"
 #include "frontend/exec_internal.h"
+#include "frontend/frontend.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -317,6 +318,26 @@ static enum exec_result exec_text_touch(struct cookie *ck)
     return exec_text_fail(ck, s);
 }
 
+/*
+ * refresh_certs: rebuilds the TLS context from the certificate files, as
+ * SIGHUP does (the file reads block this worker briefly, as in memcached).
+ */
+static enum exec_result exec_text_refresh_certs(struct cookie *ck)
+{
+    char err[512];
+    if (frontend_refresh_certs(ck->conn->worker->fe, err, sizeof(err)) == 0) {
+        exec_text_line(ck, "OK\r\n");
+        return EXEC_DONE;
+    }
+    char line[600];
+    snprintf(line, sizeof(line), "ERROR %s\r\n", err);
+    /* The reason is one line: OpenSSL's messages carry no line breaks, file names might. */
+    line[strcspn(line, "\r\n")] = '\0';
+    strcat(line, "\r\n");
+    exec_text_line(ck, line);
+    return EXEC_DONE;
+}
+
 /* flush_all [delay] [noreply], version, verbosity, quit, shutdown, mn. */
 static enum exec_result exec_text_admin(struct cookie *ck)
 {
@@ -344,6 +365,8 @@ static enum exec_result exec_text_admin(struct cookie *ck)
     case TEXT_CMD_MN:
         exec_text_line(ck, "MN\r\n");
         return EXEC_DONE;
+    case TEXT_CMD_REFRESH_CERTS:
+        return exec_text_refresh_certs(ck);
     default: /* shutdown */
         if (!ck->conn->worker->fe->cfg->enable_shutdown) {
             exec_text_line(ck, "ERROR: shutdown not enabled\r\n");

@@ -21,6 +21,7 @@
 #include "auth/tls.h"
 #include "auth/users.h"
 #include "base/log.h"
+#include "executor/executor.h"
 #include "frontend/conn.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -232,6 +233,12 @@ static struct frontend *server_create(const struct config *cfg, struct engine *e
         frontend_destroy(&fe);
         return NULL;
     }
+    /* Password checks cost a PBKDF2 each: one thread of their own keeps them off the workers. */
+    if (fe->users != NULL && (fe->auth_pool = executor_pool_create("auth", 1)) == NULL) {
+        snprintf(err, errlen, "cannot start the auth thread");
+        frontend_destroy(&fe);
+        return NULL;
+    }
     if (server_start_workers(fe, start, err, errlen) != 0) {
         frontend_destroy(&fe);
         return NULL;
@@ -307,6 +314,8 @@ void frontend_destroy(struct frontend **fep)
     for (int i = 0; i < fe->nworkers; i++)
         worker_destroy(&fe->workers[i]);
     free(fe->workers);
+    /* After the workers: they waited for every blocked cookie, so no check is left queued. */
+    executor_pool_destroy(&fe->auth_pool);
     tls_server_destroy(&fe->tls);
     auth_users_destroy(&fe->users);
     pthread_mutex_destroy(&fe->reset_lock);

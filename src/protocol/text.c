@@ -127,6 +127,7 @@ static const struct {
     {"quit", TEXT_CMD_QUIT},
     {"stats", TEXT_CMD_STATS},
     {"shutdown", TEXT_CMD_SHUTDOWN},
+    {"refresh_certs", TEXT_CMD_REFRESH_CERTS},
     {"mg", TEXT_CMD_MG},
     {"ms", TEXT_CMD_MS},
     {"md", TEXT_CMD_MD},
@@ -252,7 +253,8 @@ static enum text_verdict text_parse_key_arg(const struct text_tok *tok, size_t n
     return text_u64(&tok[2], &r->delta) ? TEXT_OK : TEXT_ERR_DELTA;
 }
 
-/* Commands without a key: flush_all, version, verbosity, quit, stats, shutdown, mn. */
+/* Commands without a key: flush_all, version, verbosity, quit, stats, shutdown,
+ * refresh_certs, mn. */
 static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, struct text_req *r)
 {
     switch (r->cmd) {
@@ -279,7 +281,7 @@ static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, 
         return n <= 2 ? TEXT_OK : TEXT_ERR_UNKNOWN;
     case TEXT_CMD_MN:
         return TEXT_OK; /* memcached ignores anything after mn */
-    default:            /* version, quit */
+    default:            /* version, quit, refresh_certs */
         return n == 1 ? TEXT_OK : TEXT_ERR_UNKNOWN;
     }
 }

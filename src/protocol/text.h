@@ -42,6 +42,7 @@ enum text_cmd {
     TEXT_CMD_QUIT,
     TEXT_CMD_STATS,
     TEXT_CMD_SHUTDOWN,
+    TEXT_CMD_REFRESH_CERTS,
     TEXT_CMD_MG,
     TEXT_CMD_MS,
     TEXT_CMD_MD,

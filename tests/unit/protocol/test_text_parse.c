@@ -104,6 +104,9 @@ static void test_other_commands(void **state)
     assert_int_equal(parse("verbosity x", &r), TEXT_ERR_FORMAT);
     assert_int_equal(parse("version", &r), TEXT_OK);
     assert_int_equal(parse("version x", &r), TEXT_ERR_UNKNOWN);
+    assert_int_equal(parse("refresh_certs", &r), TEXT_OK);
+    assert_int_equal(r.cmd, TEXT_CMD_REFRESH_CERTS);
+    assert_int_equal(parse("refresh_certs now", &r), TEXT_ERR_UNKNOWN);
     assert_int_equal(parse("GET / HTTP/1.1", &r), TEXT_ERR_HTTP);
     assert_int_equal(parse("POST /x HTTP/1.0", &r), TEXT_ERR_HTTP);
     assert_int_equal(parse("", &r), TEXT_ERR_UNKNOWN);
