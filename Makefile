@@ -42,7 +42,7 @@ tsan: deps
 # new finds stay in build/fuzz/corpus/NAME (copy the good ones into tests/fuzz/corpus).
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz
-FUZZ_TARGETS ?= binary record
+FUZZ_TARGETS ?= binary record sasl
 
 fuzz: deps
 	CC=clang-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DBASALT_SANITIZE=ON -DBASALT_FUZZ=ON
