@@ -39,6 +39,7 @@ struct frontend {
     struct event *accept_resume;     /* re-enables the listeners after an accept() backoff */
     bool accept_backing_off;         /* accept() failed for lack of resources; main thread only */
     int port;
+    bool detached; /* frontend_create_detached: no threads; the caller runs the workers' loops */
     uint32_t frame_limit;
     atomic_uint_fast64_t curr_connections;
     atomic_uint_fast64_t total_connections;
