@@ -148,6 +148,19 @@ void conn_close_all(struct worker *w)
     }
 }
 
+void conn_close_all_after_write(struct worker *w)
+{
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (c->bev != NULL && c->cookie.blocked)
+            conn_close(c);
+        else if (c->bev != NULL && c->state != CONN_CLOSE_AFTER)
+            conn_close_after_write(c);
+        c = next;
+    }
+}
+
 enum step conn_close_after_write(struct conn *c)
 {
     c->state = CONN_CLOSE_AFTER;
