@@ -40,9 +40,10 @@ tsan: deps
 
 # Runs every fuzz target for FUZZ_SECONDS on a working copy of its corpus;
 # new finds stay in build/fuzz/corpus/NAME (copy the good ones into tests/fuzz/corpus).
+# The conn target (whole connection path) uses the binary and text dictionaries together.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz
-FUZZ_TARGETS ?= binary record
+FUZZ_TARGETS ?= binary record text conn
 
 fuzz: deps
 	CC=clang-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DBASALT_SANITIZE=ON -DBASALT_FUZZ=ON
@@ -50,6 +51,8 @@ fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_DIR)/corpus/$$t; cp -n tests/fuzz/corpus/$$t/* $(FUZZ_DIR)/corpus/$$t/; \
 	    dict=""; if [ -f tests/fuzz/$$t.dict ]; then dict="-dict=tests/fuzz/$$t.dict"; fi; \
+	    if [ $$t = conn ]; then cat tests/fuzz/binary.dict tests/fuzz/text.dict >$(FUZZ_DIR)/conn.dict; \
+	        dict="-dict=$(FUZZ_DIR)/conn.dict"; fi; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    ./$(FUZZ_DIR)/tests/fuzz/fuzz_$$t $$dict -max_total_time=$(FUZZ_SECONDS) \
 	        -print_final_stats=1 $(FUZZ_DIR)/corpus/$$t; \

@@ -27,6 +27,7 @@ static const char *const tls_versions[] = {"tlsv1.2", "tlsv1.3"};
 
 enum value_kind {
     VALUE_INT,    /* int field, decimal in [min, max] */
+    VALUE_MSEC,   /* int field in milliseconds, typed as seconds (config_read_duration) */
     VALUE_SIZE,   /* size_t field, bytes in [min, max]; a bare number counts in unit */
     VALUE_CHOICE, /* char[CONFIG_NAME_LEN] field, one of choices */
     VALUE_STRING, /* char[CONFIG_PATH_LEN] field, any text (file names, cipher lists) */
@@ -82,6 +83,14 @@ static const struct value_spec ciphers_spec = STRING_SPEC(ssl_ciphers);
 static const struct value_spec users_spec = STRING_SPEC(sasl_users);
 static const struct value_spec verify_spec = INT_SPEC(ssl_verify_mode, 0, 3);
 static const struct value_spec handshake_spec = INT_SPEC(ssl_handshake_timeout, 1, 3600);
+#define MSEC_SPEC(field, hi_seconds)                                                               \
+    {                                                                                              \
+        .kind = VALUE_MSEC, .offset = offsetof(struct config, field), .max = (hi_seconds)*1000LL   \
+    }
+/* Connection timeouts: 0 turns one off; at most a day. */
+static const struct value_spec idle_spec = MSEC_SPEC(idle_timeout_ms, 86400);
+static const struct value_spec read_timeout_spec = MSEC_SPEC(read_timeout_ms, 86400);
+static const struct value_spec stuck_spec = MSEC_SPEC(stuck_send_timeout_ms, 86400);
 static const struct value_spec plain_spec = INT_SPEC(sasl_plain_over_plaintext, 0, 1);
 static const struct value_spec tls_version_spec = {.kind = VALUE_CHOICE,
                                                    .offset =
@@ -209,6 +218,11 @@ static const struct extended extended[] = {
     {"send_buffer_threshold", "SIZE", "values above this are sent without a copy", &sendbuf_spec},
     {"max_send_queue", "SIZE", "pause a connection with more than this unsent", &sendq_spec},
     {"engine", "NAME", "storage engine", &engine_spec},
+    {"idle_timeout", "SECONDS", "close a connection idle this long (0: never)", &idle_spec},
+    {"read_timeout", "SECONDS", "close a connection whose command stays incomplete (0: never)",
+     &read_timeout_spec},
+    {"stuck_send_timeout", "SECONDS", "close a connection whose replies stay unread (0: never)",
+     &stuck_spec},
     {"ssl_chain_cert", "FILE", "TLS server certificate chain (PEM)", &chain_spec},
     {"ssl_key", "FILE", "TLS server private key (PEM)", &key_spec},
     {"ssl_ca_cert", "FILE", "CA certificates trusted for client certificates (PEM)", &ca_spec},
@@ -254,6 +268,9 @@ void config_defaults(struct config *c)
     c->inbox_batch = 10;
     c->send_buffer_threshold = 4096;
     c->max_send_queue = CONFIG_MIB;
+    c->idle_timeout_ms = 0;
+    c->read_timeout_ms = 30 * 1000;
+    c->stuck_send_timeout_ms = 360 * 1000;
     strcpy(c->engine, "memory");
     strcpy(c->ssl_min_version, "tlsv1.2");
     c->ssl_handshake_timeout = 10;
@@ -288,6 +305,13 @@ static int apply_value(struct parse *p, const struct value_spec *spec, const cha
     if (spec->kind == VALUE_INT) {
         long long v;
         if (config_read_int(flag, arg, spec->min, spec->max, &v, p->err, p->errlen) != 0)
+            return -1;
+        *(int *)(void *)field = (int)v;
+        return 0;
+    }
+    if (spec->kind == VALUE_MSEC) {
+        long long v;
+        if (config_read_duration(flag, arg, spec->max, &v, p->err, p->errlen) != 0)
             return -1;
         *(int *)(void *)field = (int)v;
         return 0;
@@ -546,6 +570,8 @@ static void show_default(const struct config *d, const struct value_spec *spec, 
         show(d, buf, n);
     else if (spec != NULL && spec->kind == VALUE_INT)
         snprintf(buf, n, "%d", *(const int *)(const void *)field);
+    else if (spec != NULL && spec->kind == VALUE_MSEC)
+        config_format_duration(*(const int *)(const void *)field, buf, n);
     else if (spec != NULL && spec->kind == VALUE_SIZE)
         config_format_size(*(const size_t *)(const void *)field, buf, n);
     else if (spec != NULL)

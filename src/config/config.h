@@ -42,6 +42,9 @@ struct config {
     int inbox_batch;                /* default 10 */
     size_t send_buffer_threshold;   /* default 4096 */
     size_t max_send_queue;          /* default 1 MiB */
+    int idle_timeout_ms;            /* -o idle_timeout (seconds): 0 = never (default) */
+    int read_timeout_ms;            /* -o read_timeout: an incomplete command, default 30 s */
+    int stuck_send_timeout_ms;      /* -o stuck_send_timeout: unread replies, default 360 s */
     char engine[CONFIG_NAME_LEN];   /* default "memory" */
     char protocol[CONFIG_NAME_LEN]; /* -B auto|binary|ascii, default "auto" */
     bool enable_shutdown;           /* -A: the text `shutdown` command stops the server */

@@ -61,6 +61,14 @@ static void emit_int(setting_fn fn, void *ctx, const char *name, int v)
     fn(ctx, name, buf);
 }
 
+/* A duration in seconds, as it is typed ("30", "0.5"). */
+static void emit_duration(setting_fn fn, void *ctx, const char *name, int ms)
+{
+    char buf[24];
+    config_format_duration(ms, buf, sizeof(buf));
+    fn(ctx, name, buf);
+}
+
 void config_foreach(const struct config *c,
                     void (*fn)(void *ctx, const char *name, const char *value), void *ctx)
 {
@@ -91,6 +99,9 @@ void config_foreach(const struct config *c,
     emit_int(fn, ctx, "inbox_batch", c->inbox_batch);
     emit_number(fn, ctx, "send_buffer_threshold", c->send_buffer_threshold);
     emit_number(fn, ctx, "max_send_queue", c->max_send_queue);
+    emit_duration(fn, ctx, "idle_timeout", c->idle_timeout_ms);
+    emit_duration(fn, ctx, "read_timeout", c->read_timeout_ms);
+    emit_duration(fn, ctx, "stuck_send_timeout", c->stuck_send_timeout_ms);
     fn(ctx, "engine", c->engine);
     fn(ctx, "ssl_enabled", config_tls_used(c) ? "yes" : "no");
     fn(ctx, "ssl_chain_cert", c->ssl_chain_cert);

@@ -88,6 +88,51 @@ int config_read_int(const char *flag, const char *s, long long min, long long ma
     return 0;
 }
 
+/* Reads up to three decimals after a point as milliseconds; -1 if malformed. */
+static long long read_millis(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 3 || s[n] != '\0')
+        return -1;
+    long long ms = 0;
+    for (size_t i = 0; i < 3; i++)
+        ms = ms * 10 + (i < n ? s[i] - '0' : 0);
+    return ms;
+}
+
+int config_read_duration(const char *flag, const char *s, long long max_ms, long long *out_ms,
+                         char *err, size_t errlen)
+{
+    struct config_quoted q;
+    size_t n = strspn(s, "0123456789");
+    bool ms_suffix = n > 0 && strcmp(s + n, "ms") == 0;
+    long long frac = 0;
+    if (n > 0 && s[n] == '.')
+        frac = read_millis(s + n + 1);
+    if (n == 0 || n > 12 || frac < 0 || (s[n] != '\0' && s[n] != '.' && !ms_suffix)) {
+        config_errorf(err, errlen, "%s: expected seconds such as 30 or 0.5, or 250ms, got '%s'",
+                      flag, config_quote(s, &q));
+        return -1;
+    }
+    long long whole = strtoll(s, NULL, 10);
+    long long v = ms_suffix ? whole : whole * 1000 + frac;
+    if (v > max_ms) {
+        config_errorf(err, errlen, "%s: at most %lld seconds, got %s", flag, max_ms / 1000,
+                      config_quote(s, &q));
+        return -1;
+    }
+    *out_ms = v;
+    return 0;
+}
+
+void config_format_duration(long long ms, char *buf, size_t n)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, n, "%lld", ms / 1000);
+    else
+        snprintf(buf, n, "%lld.%03lld", ms / 1000, ms % 1000);
+}
+
 /* Bytes per unit for a size suffix, or 0 when c is not one. */
 static uint64_t suffix_bytes(char c)
 {

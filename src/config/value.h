@@ -46,6 +46,18 @@ int config_read_size(const char *flag, const char *s, uint64_t unit, uint64_t mi
                      uint64_t *out, char *err, size_t errlen) WARN_UNUSED;
 
 /*
+ * Reads a duration into milliseconds: whole seconds ("30", as memcached),
+ * seconds with up to three decimals ("0.25") or milliseconds ("250ms"). The
+ * result must lie in [0, max_ms]; on failure writes "FLAG: ..." into err and
+ * returns -1.
+ */
+int config_read_duration(const char *flag, const char *s, long long max_ms, long long *out_ms,
+                         char *err, size_t errlen) WARN_UNUSED;
+
+/* Formats milliseconds the way durations are typed: "30", "0.25". */
+void config_format_duration(long long ms, char *buf, size_t n);
+
+/*
  * Splits a listen address: "host", "host:port", "[v6]", "[v6]:port" or a bare
  * IPv6 address ("::1", which has no port). Copies the host without brackets
  * into host and sets *port to the port, or -1 when none is given. Returns 0,

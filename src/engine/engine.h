@@ -54,6 +54,13 @@ enum engine_store_op {
     ENGINE_STORE_REPLACE, /* only if the key exists */
     ENGINE_STORE_APPEND,  /* value after the stored one; keeps its flags/expiry */
     ENGINE_STORE_PREPEND, /* value before the stored one; keeps its flags/expiry */
+    /*
+     * SET with a CAS that may be older than the stored one (meta ms with I):
+     * a match stores as SET does; an older CAS stores too but marks the new
+     * item stale (see invalidate); a newer one is KEY_EEXISTS. Engines
+     * without the meta state answer ENGINE_NOT_SUPPORTED.
+     */
+    ENGINE_STORE_INVALIDATE,
 };
 
 /* Arguments of incr/decr. */

@@ -9,7 +9,9 @@
  * complete frame is validated, loaded into the cookie and executed. At most
  * reqs_per_event frames run per callback; then the connection yields through
  * a zero-timeout timer, which fires only after the loop has polled the
- * sockets again, so one busy client cannot starve the others.
+ * sockets again, so one busy client cannot starve the others. The first
+ * byte of a connection picks its protocol; text connections read lines
+ * instead of frames (conn_text.c) and share everything else here.
  *
  * Write path: replies are appended to the bufferevent's output. When more
  * than max_send_queue bytes wait there, the connection stops reading and
@@ -83,6 +85,7 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
         return NULL;
     }
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+    conn_timeout_track(c);
     /* One byte picks the protocol; a text command may be shorter than a binary header. */
     conn_set_read_lowat(c, 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -107,6 +110,7 @@ static void conn_free(struct conn *c)
     if (c->handshake_timer != NULL)
         event_free(c->handshake_timer);
     sasl_session_destroy(&c->sasl);
+    exec_sasl_job_free(&c->sasl_job);
     free(c);
     atomic_fetch_sub(&w->fe->curr_connections, 1);
     /* A stopping worker waits for its last connection, pending ones included. */
@@ -311,9 +315,9 @@ static enum step conn_step(struct conn *c)
     enum bin_header_verdict v =
         bin_header_check(&h, c->worker->fe->frame_limit, (uint32_t)cfg->item_size_max);
     if (v != BIN_HDR_OK && v != BIN_HDR_VALUE_TOO_BIG) {
+        /* No reply to it, but the replies to the frames before it are still sent. */
         log_debug("conn: closing: bad header (%s)", bin_header_verdict_str(v));
-        conn_close(c);
-        return STEP_FREED;
+        return conn_close_after_write(c);
     }
     enum exec_gate gate = exec_sasl_gate(c, &h);
     if (gate != EXEC_GATE_PASS)
@@ -342,22 +346,38 @@ static bool conn_send_full(struct conn *c)
     return true;
 }
 
+/* Waiting for the rest of a command: from when it started (read_timeout); else not waiting. */
+static void conn_note_partial(struct conn *c, bool waiting)
+{
+    if (!waiting)
+        c->partial_since_ms = 0;
+    else if (c->partial_since_ms == 0)
+        c->partial_since_ms = conn_clock_ms();
+}
+
 /* Runs up to reqs_per_event frames, then yields if input remains. */
 static void conn_process(struct conn *c)
 {
     int budget = conn_cfg(c)->reqs_per_event;
     for (int n = 0; n < budget; n++) {
-        if (c->state != CONN_RUNNING || conn_send_full(c))
+        if (c->state != CONN_RUNNING || conn_send_full(c)) {
+            conn_note_partial(c, false);
             return;
+        }
         switch (conn_step(c)) {
         case STEP_NEXT:
+            conn_note_partial(c, false);
             continue;
         case STEP_NEED_MORE:
+            conn_note_partial(c, c->swallow > 0 ||
+                                     evbuffer_get_length(bufferevent_get_input(c->bev)) > 0);
             /* The peer sent everything it will: answer what came, then close. */
             if (c->peer_eof)
                 conn_close_after_write(c);
             return;
         case STEP_STOP:
+            conn_note_partial(c, false);
+            return;
         case STEP_FREED:
             return;
         }
@@ -368,7 +388,11 @@ static void conn_process(struct conn *c)
     evtimer_add(c->resume, &zero);
 }
 
-/* Picks the protocol from the first byte (0x80 or 0x08: binary, else text), or as -B forces. */
+/*
+ * Picks the protocol from the first byte (0x80 or 0x08: binary, else text),
+ * or as -B forces. A TLS ClientHello (0x16) on a plain listener is closed;
+ * with -S a text client is told it must authenticate, then closed.
+ */
 static bool conn_choose_protocol(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -405,6 +429,7 @@ static bool conn_choose_protocol(struct conn *c)
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
+    c->last_active_ms = conn_clock_ms();
     if (c->state == CONN_BLOCKED)
         return; /* the input waits for the blocked command */
     if (!c->protocol_chosen && !conn_choose_protocol(c))
@@ -468,6 +493,7 @@ void conn_resume_cookie(struct cookie *ck, engine_status status)
     ck->notified = status;
     ck->ready = true;
     c->state = CONN_RUNNING;
+    c->last_active_ms = conn_clock_ms();
     if (!c->peer_eof)
         bufferevent_enable(c->bev, EV_READ);
     if (conn_execute(c) == STEP_NEXT)

@@ -10,10 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "frontend/cookie.h"
 
 struct bufferevent;
 struct sasl_session;
+struct sasl_job;
 struct event;
 struct worker;
 
@@ -43,6 +45,11 @@ struct conn {
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
     struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
+    struct sasl_job *sasl_job;     /* a PLAIN check on the auth thread, or NULL (owned) */
+    /* Timeouts (conn_timeout.c), conn_clock_ms() times: */
+    uint64_t last_active_ms;   /* input read or a command resumed */
+    uint64_t partial_since_ms; /* an incomplete command has waited since; 0 when none */
+    uint64_t out_progress_ms;  /* the output last drained or started to fill */
 };
 
 /*
@@ -56,6 +63,15 @@ void conn_close(struct conn *c);
 
 /* Closes every connection of a worker (shutdown). */
 void conn_close_all(struct worker *w);
+
+/* Milliseconds of a monotonic clock (coarse: a few ms), for the timeouts. */
+uint64_t conn_clock_ms(void);
+
+/* Starts tracking c's timeouts (its output progress); conn_create calls it. */
+void conn_timeout_track(struct conn *c);
+
+/* Arms the worker's timeout sweep when any timeout is set; 0 or -1 (out of memory). */
+int conn_timeouts_start(struct worker *w) WARN_UNUSED;
 
 /* Continues a connection whose cookie the engine notified; runs on the worker. */
 void conn_resume_cookie(struct cookie *ck, engine_status status);

@@ -24,6 +24,7 @@
 #include "frontend/exec_text.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
+#include "protocol/meta.h"
 #include "protocol/text.h"
 
 /* Input kept buffered while a line or a data block is incomplete. */

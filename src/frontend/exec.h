@@ -34,6 +34,11 @@ struct conn;
  * hello opcodes) pass until the connection has authenticated. */
 enum exec_gate exec_sasl_gate(const struct conn *c, const struct bin_header *h);
 
+struct sasl_job;
+
+/* Frees a connection's finished PLAIN check (NULL is fine); *job = NULL. */
+void exec_sasl_job_free(struct sasl_job **job);
+
 /* Runs the cookie's command through the executor table. */
 enum exec_result exec_run(struct cookie *ck);
 

@@ -244,6 +244,9 @@ static enum exec_result exec_ms(struct cookie *ck)
         return EXEC_DONE;
     }
     a.cas = meta_u64(f, 'C', &cmp) ? cmp : 0;
+    /* I: an older CAS still stores, marking the item stale (only a plain set can). */
+    if (meta_has(f, 'I') && a.op == ENGINE_STORE_SET && a.cas != 0)
+        a.op = ENGINE_STORE_INVALIDATE;
     a.flags = meta_u64(f, 'F', &flags) ? (uint32_t)flags : 0;
     a.exptime = meta_ttl(f, 'T');
     if (ck->item == NULL) {
@@ -335,8 +338,8 @@ static void ma_reply(struct cookie *ck, rel_time_t exptime)
     struct cookie_text *t = ck->text;
     const struct text_req *r = &t->req;
     bool value = meta_has(&r->meta, 'v');
-    if (r->noreply && !value)
-        return;
+    if (r->noreply)
+        return; /* as memcached 1.6: q hides a successful ma, value or not */
     char num[24];
     int len = snprintf(num, sizeof(num), "%llu", (unsigned long long)t->number);
     struct meta_out o = {.n = 0};

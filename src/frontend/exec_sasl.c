@@ -3,16 +3,24 @@
  * and the gate that keeps a connection of a server started with -S to those
  * (plus VERSION, NOOP, HELLO and GET_ERROR_MAP) until it has authenticated.
  * Failures are counted (auth_errors), logged once per connection, and the
- * third closes the connection. Worker thread.
+ * third closes the connection. Worker thread, except the PLAIN check, which
+ * runs on the front-end's auth thread (a PBKDF2 per attempt must not hold
+ * up the worker's other connections) and comes back through the would-block
+ * path: notify, inbox, the executor runs again and answers.
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "auth/sasl.h"
 #include "base/log.h"
+#include "executor/executor.h"
 #include "frontend/conn.h"
 #include "frontend/exec_internal.h"
+#include "frontend/frontend.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -110,15 +118,74 @@ static enum exec_result exec_sasl_answer(struct cookie *ck, enum sasl_result res
     return EXEC_DONE;
 }
 
+/* A PLAIN check handed to the auth thread; the connection owns it until it is answered. */
+struct sasl_job {
+    struct cookie *ck;        /* notified when the check is done */
+    struct auth_users *users; /* borrowed; lookups are thread-safe */
+    enum sasl_result res;
+    struct sasl_reply reply;
+    size_t len;
+    uint8_t body[]; /* the client's message, copied: the input buffer is the worker's */
+};
+
+void exec_sasl_job_free(struct sasl_job **job)
+{
+    if (*job == NULL)
+        return;
+    OPENSSL_cleanse(*job, sizeof(**job) + (*job)->len);
+    free(*job);
+    *job = NULL;
+}
+
+/* Auth thread: checks the password, then resumes the cookie on its worker. */
+static void exec_sasl_job_run(void *arg, bool cancelled)
+{
+    struct sasl_job *job = arg;
+    if (cancelled)
+        return; /* only at shutdown, after every worker has stopped; the connection frees it */
+    struct sasl_session *none = NULL;
+    job->res = sasl_start(job->users, true, "PLAIN", 5, job->body, job->len, &none, &job->reply);
+    frontend_engine_host()->notify(job->ck, ENGINE_SUCCESS);
+}
+
+/* Queues PLAIN on the auth thread; false when it cannot (then it runs inline). */
+static bool exec_sasl_plain_async(struct cookie *ck)
+{
+    struct conn *c = ck->conn;
+    struct sasl_job *job = malloc(sizeof(*job) + ck->req.vallen);
+    if (job == NULL)
+        return false;
+    *job = (struct sasl_job){.ck = ck, .users = c->worker->fe->users, .len = ck->req.vallen};
+    memcpy(job->body, exec_sasl_value(ck), ck->req.vallen);
+    c->sasl_job = job;
+    if (executor_submit(c->worker->fe->auth_pool, exec_sasl_job_run, job) != 0) {
+        exec_sasl_job_free(&c->sasl_job);
+        return false;
+    }
+    return true;
+}
+
 enum exec_result exec_sasl_auth(struct cookie *ck)
 {
     if (exec_sasl_unavailable(ck))
         return EXEC_DONE;
     struct conn *c = ck->conn;
     struct frontend *fe = c->worker->fe;
+    struct sasl_reply r;
+    if (c->sasl_job != NULL) {
+        /* Resumed: the auth thread has checked the password. */
+        engine_status s;
+        (void)exec_resumed_error(ck, &s);
+        enum sasl_result res = c->sasl_job->res;
+        r = c->sasl_job->reply;
+        exec_sasl_job_free(&c->sasl_job);
+        return exec_sasl_answer(ck, res, &r);
+    }
     atomic_fetch_add(&fe->auth_cmds, 1);
     sasl_session_destroy(&c->sasl);
-    struct sasl_reply r;
+    bool plain = ck->req.h.keylen == 5 && memcmp(ck->req.key, "PLAIN", 5) == 0;
+    if (plain && exec_sasl_plain_ok(c) && exec_sasl_plain_async(ck))
+        return EXEC_WOULDBLOCK;
     enum sasl_result res =
         sasl_start(fe->users, exec_sasl_plain_ok(c), (const char *)ck->req.key, ck->req.h.keylen,
                    exec_sasl_value(ck), ck->req.vallen, &c->sasl, &r);

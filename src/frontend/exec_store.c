@@ -14,6 +14,7 @@
 #include "frontend/exec_text.h"
 #include "frontend/response.h"
 #include "frontend/worker.h"
+#include "protocol/meta.h"
 
 static enum engine_store_op exec_store_op(uint8_t opcode)
 {
@@ -115,7 +116,9 @@ enum exec_result exec_store_oversized(struct cookie *ck)
     if (ck->text != NULL) {
         key = ck->text->key;
         nkey = ck->text->nkey;
-        is_set = ck->text->req.cmd == TEXT_CMD_SET || ck->text->req.cmd == TEXT_CMD_MS;
+        /* A base64 key (meta b) is decoded only by the meta executor: leave it be. */
+        bool b64 = (ck->text->req.meta.present & (1ull << meta_flag_bit('b'))) != 0;
+        is_set = (ck->text->req.cmd == TEXT_CMD_SET || ck->text->req.cmd == TEXT_CMD_MS) && !b64;
     } else {
         key = ck->req.key;
         nkey = ck->req.h.keylen;

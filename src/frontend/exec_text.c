@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "frontend/conn.h"
 #include "frontend/exec_internal.h"
+#include "frontend/frontend.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -218,6 +219,23 @@ static const char *exec_text_store_reply(enum text_cmd cmd, engine_status s)
     }
 }
 
+/* "cas" with unique 0 matches no item: EXISTS or NOT_FOUND, nothing stored (as memcached). */
+static enum exec_result exec_text_cas_zero(struct cookie *ck)
+{
+    struct cookie_text *t = ck->text;
+    struct engine *e = exec_engine(ck);
+    struct item *it = NULL;
+    engine_status s = e->ops->get(e, ck, t->key, t->nkey, &it);
+    if (s == ENGINE_SUCCESS)
+        item_unref(it);
+    if (s != ENGINE_SUCCESS && s != ENGINE_KEY_ENOENT)
+        return exec_text_fail(ck, s);
+    exec_count(ck, STATS_cmd_set);
+    exec_count(ck, s == ENGINE_SUCCESS ? STATS_cas_badval : STATS_cas_misses);
+    exec_text_reply(ck, s == ENGINE_SUCCESS ? "EXISTS\r\n" : "NOT_FOUND\r\n");
+    return EXEC_DONE;
+}
+
 /* set, add, replace, append, prepend, cas. */
 static enum exec_result exec_text_store(struct cookie *ck)
 {
@@ -231,6 +249,8 @@ static enum exec_result exec_text_store(struct cookie *ck)
         .cas = t->req.cas,
         .op = exec_text_store_op(t->req.cmd),
     };
+    if (t->req.cmd == TEXT_CMD_CAS && t->req.cas == 0)
+        return exec_text_cas_zero(ck);
     if (ck->item == NULL) {
         bool bad = false;
         engine_status s = exec_text_fill(ck, &a, &bad);
@@ -298,6 +318,26 @@ static enum exec_result exec_text_touch(struct cookie *ck)
     return exec_text_fail(ck, s);
 }
 
+/*
+ * refresh_certs: rebuilds the TLS context from the certificate files, as
+ * SIGHUP does (the file reads block this worker briefly, as in memcached).
+ */
+static enum exec_result exec_text_refresh_certs(struct cookie *ck)
+{
+    char err[512];
+    if (frontend_refresh_certs(ck->conn->worker->fe, err, sizeof(err)) == 0) {
+        exec_text_line(ck, "OK\r\n");
+        return EXEC_DONE;
+    }
+    char line[600];
+    snprintf(line, sizeof(line), "ERROR %s\r\n", err);
+    /* The reason is one line: OpenSSL's messages carry no line breaks, file names might. */
+    line[strcspn(line, "\r\n")] = '\0';
+    strcat(line, "\r\n");
+    exec_text_line(ck, line);
+    return EXEC_DONE;
+}
+
 /* flush_all [delay] [noreply], version, verbosity, quit, shutdown, mn. */
 static enum exec_result exec_text_admin(struct cookie *ck)
 {
@@ -325,6 +365,8 @@ static enum exec_result exec_text_admin(struct cookie *ck)
     case TEXT_CMD_MN:
         exec_text_line(ck, "MN\r\n");
         return EXEC_DONE;
+    case TEXT_CMD_REFRESH_CERTS:
+        return exec_text_refresh_certs(ck);
     default: /* shutdown */
         if (!ck->conn->worker->fe->cfg->enable_shutdown) {
             exec_text_line(ck, "ERROR: shutdown not enabled\r\n");

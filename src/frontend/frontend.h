@@ -27,6 +27,16 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
                                  size_t errlen) WARN_UNUSED;
 
 /*
+ * Test-only (the connection fuzz target): a front-end without listeners whose
+ * workers are created but not started. The caller is then the workers'
+ * thread: it creates connections on fe->workers[i] (conn_create) and runs
+ * their event_base itself; frontend_destroy frees them without joining.
+ */
+struct frontend *frontend_create_detached(const struct config *cfg, struct engine *engine,
+                                          struct event_base *main_base, char *err,
+                                          size_t errlen) WARN_UNUSED;
+
+/*
  * Rebuilds the TLS context from the certificate files (SIGHUP, refresh_certs):
  * new connections use it, existing ones keep theirs. On failure returns -1
  * with the reason in err, logs it and keeps the old certificate. Blocks on

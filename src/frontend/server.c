@@ -21,6 +21,7 @@
 #include "auth/tls.h"
 #include "auth/users.h"
 #include "base/log.h"
+#include "executor/executor.h"
 #include "frontend/conn.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
@@ -182,7 +183,7 @@ static int server_listen_one(struct frontend *fe, int i, char *err, size_t errle
     return 0;
 }
 
-static int server_start_workers(struct frontend *fe, char *err, size_t errlen)
+static int server_start_workers(struct frontend *fe, bool start, char *err, size_t errlen)
 {
     fe->workers = calloc((size_t)fe->cfg->threads, sizeof(*fe->workers));
     if (fe->workers == NULL) {
@@ -191,7 +192,7 @@ static int server_start_workers(struct frontend *fe, char *err, size_t errlen)
     }
     for (int i = 0; i < fe->cfg->threads; i++) {
         struct worker *w = worker_create(fe, i);
-        if (w == NULL || worker_start(w) != 0) {
+        if (w == NULL || (start && worker_start(w) != 0)) {
             worker_destroy(&w);
             snprintf(err, errlen, "cannot start worker thread %d", i);
             return -1;
@@ -201,8 +202,10 @@ static int server_start_workers(struct frontend *fe, char *err, size_t errlen)
     return 0;
 }
 
-struct frontend *frontend_create(const struct config *cfg, struct engine *engine,
-                                 struct event_base *main_base, char *err, size_t errlen)
+/* frontend_create without listeners and, unless start, without worker threads. */
+static struct frontend *server_create(const struct config *cfg, struct engine *engine,
+                                      struct event_base *main_base, bool start, char *err,
+                                      size_t errlen)
 {
     struct frontend *fe = calloc(1, sizeof(*fe));
     if (fe == NULL) {
@@ -212,6 +215,7 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
     fe->cfg = cfg;
     fe->engine = engine;
     fe->main_base = main_base;
+    fe->detached = !start;
     fe->frame_limit = (uint32_t)config_frame_limit(cfg);
     pthread_mutex_init(&fe->reset_lock, NULL);
     fe->accept_resume = evtimer_new(main_base, server_accept_resume, fe);
@@ -229,10 +233,25 @@ struct frontend *frontend_create(const struct config *cfg, struct engine *engine
         frontend_destroy(&fe);
         return NULL;
     }
-    if (server_start_workers(fe, err, errlen) != 0) {
+    /* Password checks cost a PBKDF2 each: one thread of their own keeps them off the workers. */
+    if (fe->users != NULL && (fe->auth_pool = executor_pool_create("auth", 1)) == NULL) {
+        snprintf(err, errlen, "cannot start the auth thread");
         frontend_destroy(&fe);
         return NULL;
     }
+    if (server_start_workers(fe, start, err, errlen) != 0) {
+        frontend_destroy(&fe);
+        return NULL;
+    }
+    return fe;
+}
+
+struct frontend *frontend_create(const struct config *cfg, struct engine *engine,
+                                 struct event_base *main_base, char *err, size_t errlen)
+{
+    struct frontend *fe = server_create(cfg, engine, main_base, true, err, errlen);
+    if (fe == NULL)
+        return NULL;
     for (int i = 0; i < cfg->nlisten; i++) {
         if (server_listen_one(fe, i, err, errlen) != 0) {
             frontend_destroy(&fe);
@@ -270,6 +289,12 @@ void frontend_reload(struct frontend *fe)
         log_info("sasl: users reloaded (%zu users)", auth_users_count(fe->users));
 }
 
+struct frontend *frontend_create_detached(const struct config *cfg, struct engine *engine,
+                                          struct event_base *main_base, char *err, size_t errlen)
+{
+    return server_create(cfg, engine, main_base, false, err, errlen);
+}
+
 int frontend_port(const struct frontend *fe)
 {
     return fe->port;
@@ -284,11 +309,13 @@ void frontend_destroy(struct frontend **fep)
         evconnlistener_free(fe->listeners[i]);
     if (fe->accept_resume != NULL)
         event_free(fe->accept_resume);
-    for (int i = 0; i < fe->nworkers; i++)
+    for (int i = 0; i < fe->nworkers && !fe->detached; i++)
         worker_stop(fe->workers[i]);
     for (int i = 0; i < fe->nworkers; i++)
         worker_destroy(&fe->workers[i]);
     free(fe->workers);
+    /* After the workers: they waited for every blocked cookie, so no check is left queued. */
+    executor_pool_destroy(&fe->auth_pool);
     tls_server_destroy(&fe->tls);
     auth_users_destroy(&fe->users);
     pthread_mutex_destroy(&fe->reset_lock);

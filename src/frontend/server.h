@@ -20,6 +20,7 @@ struct worker;
 struct evconnlistener;
 struct tls_server;
 struct auth_users;
+struct executor_pool;
 struct event;
 
 struct frontend {
@@ -32,11 +33,13 @@ struct frontend {
     struct evconnlistener *listeners[CONFIG_MAX_LISTEN];
     bool listener_tls[CONFIG_MAX_LISTEN]; /* listeners[i] speaks TLS */
     int nlisteners;
-    struct tls_server *tls;      /* the TLS contexts, or NULL when no listener speaks TLS */
-    struct auth_users *users;    /* the SASL users, or NULL without -o sasl_users */
-    struct event *accept_resume; /* re-enables the listeners after an accept() backoff */
-    bool accept_backing_off;     /* accept() failed for lack of resources; main thread only */
+    struct tls_server *tls;          /* the TLS contexts, or NULL when no listener speaks TLS */
+    struct auth_users *users;        /* the SASL users, or NULL without -o sasl_users */
+    struct executor_pool *auth_pool; /* one thread for PLAIN's PBKDF2 (exec_sasl.c), with users */
+    struct event *accept_resume;     /* re-enables the listeners after an accept() backoff */
+    bool accept_backing_off;         /* accept() failed for lack of resources; main thread only */
     int port;
+    bool detached; /* frontend_create_detached: no threads; the caller runs the workers' loops */
     uint32_t frame_limit;
     atomic_uint_fast64_t curr_connections;
     atomic_uint_fast64_t total_connections;

@@ -26,7 +26,7 @@ struct worker *worker_create(struct frontend *fe, int id)
         return NULL;
     }
     w->inbox = inbox_create(w->base, fe->cfg->inbox_batch);
-    if (w->inbox == NULL) {
+    if (w->inbox == NULL || conn_timeouts_start(w) != 0) {
         worker_destroy(&w);
         return NULL;
     }
@@ -116,6 +116,8 @@ void worker_destroy(struct worker **wp)
     if (w->inbox != NULL)
         inbox_destroy(&w->inbox);
     conn_close_all(w);
+    if (w->sweep != NULL)
+        event_free(w->sweep);
     if (w->base != NULL)
         event_base_free(w->base);
     free(w);

@@ -23,7 +23,8 @@ struct worker {
     struct event_base *base;
     struct inbox *inbox;
     struct stats_thread stats;
-    struct conn *conns; /* every live connection of this worker (conn.c's list) */
+    struct conn *conns;  /* every live connection of this worker (conn.c's list) */
+    struct event *sweep; /* the timeout sweep (conn_timeout.c), or NULL when no timeout is set */
     bool stopping;
 };
 

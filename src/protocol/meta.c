@@ -48,13 +48,13 @@ static const char *meta_allowed(enum text_cmd cmd)
 {
     switch (cmd) {
     case TEXT_CMD_MG:
-        return "bcfhklOqstuvENRT";
+        return "bcfhklOqstuvNRT";
     case TEXT_CMD_MS:
-        return "bcCEFIkOqsSTM";
+        return "bcCEFIkOqsTM";
     case TEXT_CMD_MD:
-        return "bCEIkOqTx";
+        return "bCIkOqT";
     case TEXT_CMD_MA:
-        return "bCENJDTMqOtcvk";
+        return "bCNJDTMqOtcvk";
     default: /* me */
         return "b";
     }
@@ -72,16 +72,16 @@ static enum text_verdict meta_flag(const struct text_tok *t, enum text_cmd cmd,
     if (b < 0 || strchr(meta_allowed(cmd), letter) == NULL)
         return TEXT_ERR_INVALID_FLAG;
     if (m->present & (1ull << b))
-        return TEXT_ERR_INVALID_FLAG; /* given twice */
+        return TEXT_ERR_DUP_FLAG;
     struct text_tok arg = {t->s + 1, t->len - 1};
     uint64_t u;
     int32_t i;
     if (strchr(meta_numeric_u64, letter) && !text_u64(&arg, &u))
-        return TEXT_ERR_FORMAT;
+        return TEXT_ERR_BAD_TOKEN;
     if (strchr(meta_numeric_i32, letter) && !text_i32(&arg, &i))
-        return TEXT_ERR_FORMAT;
+        return TEXT_ERR_BAD_TOKEN;
     if (letter == 'F' && (!text_u64(&arg, &u) || u > UINT32_MAX))
-        return TEXT_ERR_FORMAT;
+        return TEXT_ERR_BAD_TOKEN;
     if (letter == 'M' && arg.len != 1)
         return TEXT_ERR_FORMAT;
     if (letter == 'O' && arg.len > 32)
@@ -142,7 +142,7 @@ size_t meta_key_decode(const struct text_tok *t, uint8_t *out)
 enum text_verdict meta_parse(const struct text_tok *tok, size_t n, struct text_req *r)
 {
     if (n < 2)
-        return TEXT_ERR_UNKNOWN;
+        return r->cmd == TEXT_CMD_ME ? TEXT_ERR_FORMAT : TEXT_ERR_UNKNOWN;
     r->key = tok[1];
     size_t first = 2;
     if (r->cmd == TEXT_CMD_MS) {

@@ -22,8 +22,10 @@ bool meta_has(const struct meta_flags *m, char letter);
 /* The argument of a flag (its token after the letter); empty when absent. */
 struct text_tok meta_arg(const struct meta_flags *m, char letter);
 
-/* Reads a flag's argument as a number; false when absent or not a number. */
+/* Reads a flag's argument as an unsigned number; false when absent or not a number. */
 bool meta_u64(const struct meta_flags *m, char letter, uint64_t *out) WARN_UNUSED;
+
+/* Reads a flag's argument as a signed 32-bit number; false when absent or not a number. */
 bool meta_i32(const struct meta_flags *m, char letter, int32_t *out) WARN_UNUSED;
 
 /*

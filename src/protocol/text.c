@@ -127,6 +127,7 @@ static const struct {
     {"quit", TEXT_CMD_QUIT},
     {"stats", TEXT_CMD_STATS},
     {"shutdown", TEXT_CMD_SHUTDOWN},
+    {"refresh_certs", TEXT_CMD_REFRESH_CERTS},
     {"mg", TEXT_CMD_MG},
     {"ms", TEXT_CMD_MS},
     {"md", TEXT_CMD_MD},
@@ -240,9 +241,10 @@ static enum text_verdict text_parse_delete(const struct text_tok *tok, size_t n,
 static enum text_verdict text_parse_key_arg(const struct text_tok *tok, size_t n,
                                             struct text_req *r)
 {
-    n = text_noreply(tok, n, 3, r);
-    if (n != 3)
+    /* As memcached: a fourth token is noreply when it says so, and ignored otherwise. */
+    if (n != 3 && n != 4)
         return TEXT_ERR_UNKNOWN;
+    r->noreply = n == 4 && tok_is(&tok[3], "noreply");
     if (!text_key_ok(tok[1].s, tok[1].len))
         return TEXT_ERR_FORMAT;
     r->key = tok[1];
@@ -251,7 +253,8 @@ static enum text_verdict text_parse_key_arg(const struct text_tok *tok, size_t n
     return text_u64(&tok[2], &r->delta) ? TEXT_OK : TEXT_ERR_DELTA;
 }
 
-/* Commands without a key: flush_all, version, verbosity, quit, stats, shutdown, mn. */
+/* Commands without a key: flush_all, version, verbosity, quit, stats, shutdown,
+ * refresh_certs, mn. */
 static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, struct text_req *r)
 {
     switch (r->cmd) {
@@ -276,7 +279,9 @@ static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, 
     case TEXT_CMD_SHUTDOWN:
         r->arg = n >= 2 ? tok[1] : (struct text_tok){tok[0].s + tok[0].len, 0};
         return n <= 2 ? TEXT_OK : TEXT_ERR_UNKNOWN;
-    default: /* version, quit, mn */
+    case TEXT_CMD_MN:
+        return TEXT_OK; /* memcached ignores anything after mn */
+    default:            /* version, quit, refresh_certs */
         return n == 1 ? TEXT_OK : TEXT_ERR_UNKNOWN;
     }
 }
@@ -337,6 +342,10 @@ const char *text_verdict_reply(enum text_verdict v)
         return "CLIENT_ERROR invalid numeric delta argument\r\n";
     case TEXT_ERR_EXPTIME:
         return "CLIENT_ERROR invalid exptime argument\r\n";
+    case TEXT_ERR_BAD_TOKEN:
+        return "CLIENT_ERROR bad token in command line format\r\n";
+    case TEXT_ERR_DUP_FLAG:
+        return "CLIENT_ERROR duplicate flag\r\n";
     case TEXT_ERR_OPAQUE:
         return "CLIENT_ERROR opaque token too long\r\n";
     case TEXT_ERR_UNKNOWN:

@@ -42,6 +42,7 @@ enum text_cmd {
     TEXT_CMD_QUIT,
     TEXT_CMD_STATS,
     TEXT_CMD_SHUTDOWN,
+    TEXT_CMD_REFRESH_CERTS,
     TEXT_CMD_MG,
     TEXT_CMD_MS,
     TEXT_CMD_MD,
@@ -61,7 +62,9 @@ enum text_verdict {
     TEXT_ERR_DELTA,        /* incr/decr: "CLIENT_ERROR invalid numeric delta argument" */
     TEXT_ERR_EXPTIME,      /* touch/gat: "CLIENT_ERROR invalid exptime argument" */
     TEXT_ERR_OPAQUE,       /* meta: "CLIENT_ERROR opaque token too long" */
-    TEXT_ERR_HTTP,         /* an HTTP request line: close without a reply */
+    TEXT_ERR_DUP_FLAG,     /* meta: "CLIENT_ERROR duplicate flag" */
+    TEXT_ERR_BAD_TOKEN, /* meta: a flag's number: "CLIENT_ERROR bad token in command line format" */
+    TEXT_ERR_HTTP,      /* an HTTP request line: close without a reply */
 };
 
 struct text_tok {

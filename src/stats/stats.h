@@ -32,7 +32,10 @@
     X(touch_misses)                                                                                \
     X(bytes_read)                                                                                  \
     X(bytes_written)                                                                               \
-    X(conn_yields)
+    X(conn_yields)                                                                                 \
+    X(idle_kicks)                                                                                  \
+    X(read_timeout_kicks)                                                                          \
+    X(stuck_send_kicks)
 
 enum stats_counter {
 #define STATS_ENUM(name) STATS_##name,

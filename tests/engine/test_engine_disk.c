@@ -2,7 +2,7 @@
  * Runs the engine conformance suite against the disk engine, each engine in
  * a fresh data directory under $TMPDIR (removed afterwards): durability
  * async, durability sync (every mutation waits for its fsync through the
- * would-block path), and a quota so small that every value is evicted once
+ * would-block path), and (async) a quota so small that every value is evicted once
  * it is durable, so reads go through background fetches on a reader pool.
  */
 #include <setjmp.h>
@@ -73,7 +73,6 @@ int main(void)
     sync_arg.cfg.sync = true;
     struct disk_arg tiny_arg = {.cfg = base, .pools = pools};
     tiny_arg.cfg.limit_bytes = 1024; /* 64 bytes a shard: every durable value is evicted */
-    tiny_arg.cfg.sync = true;
     struct disk_arg *args[] = {&async_arg, &sync_arg, &tiny_arg};
     const char *names[] = {"engine_disk_async", "engine_disk_sync", "engine_disk_fetch"};
     int failed = 0;

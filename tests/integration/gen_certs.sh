@@ -1,6 +1,8 @@
 #!/bin/sh
-# Generates a test CA, a server certificate for 127.0.0.1/localhost, a client
-# certificate, and a second ("foreign") CA with its own client certificate.
+# Generates a test CA, a server certificate for 127.0.0.1/localhost (two of
+# them, for reload tests), a client certificate, an expired client
+# certificate from the same CA, and a second ("foreign") CA with its own
+# client certificate. Usage: gen_certs.sh DIR
 set -eu
 d="$1"
 cd "$d"
@@ -22,3 +24,12 @@ sign server localhost ca server.ext
 sign server2 localhost ca server.ext
 sign client client ca client.ext
 sign foreign foreign foreign-ca client.ext
+# An expired client certificate: `openssl ca` is the command that takes explicit dates.
+printf '[ca]\ndefault_ca=t\n[t]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\n'\
+'default_md=sha256\npolicy=any\nunique_subject=no\n[any]\ncommonName=supplied\n' > ca.cnf
+: > index.txt
+echo 1000 > serial
+key expired.key
+o req -new -key expired.key -subj "/CN=expired" -out expired.csr
+o ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr -out expired.pem \
+    -startdate 20200101000000Z -enddate 20200102000000Z -notext -extfile client.ext

@@ -51,7 +51,6 @@ static int group_setup(void **state)
     if (cert_dir_create(&dir) != 0)
         return -1;
     cert_path(&dir, "users", users, sizeof(users));
-    cert_path(&dir, "server.log", slog, sizeof(slog));
     return passwd("alice", "wonderland") == 0 && passwd("bob", "builder") == 0 ? 0 : -1;
 }
 
@@ -76,6 +75,11 @@ static void env_start(struct sasl_env *e, bool plain_over_plaintext)
              cert_path(&dir, "server.pem", a, sizeof(a)),
              cert_path(&dir, "server.key", b, sizeof(b)),
              plain_over_plaintext ? ",sasl_plain_over_plaintext=1" : "");
+    /* A log of this server alone: waits for a line must not find an earlier server's. */
+    static int nservers;
+    char name[32];
+    snprintf(name, sizeof(name), "server-%d.log", ++nservers);
+    cert_path(&dir, name, slog, sizeof(slog));
     const char *args[] = {"-S", "-v", "-l", tls, "-o", o, NULL};
     struct server_opts so = {.basalt_args = args, .stderr_path = slog};
     assert_int_equal(server_start(&e->s, &so), 0);

@@ -71,6 +71,9 @@ static void test_cas(void **state)
     text_xchg(fd, cmd, "STORED\r\n");
     text_xchg(fd, cmd, "EXISTS\r\n");
     text_xchg(fd, "cas missing 0 0 1 1\r\ny\r\n", "NOT_FOUND\r\n");
+    /* A CAS unique of 0 matches no item. */
+    text_xchg(fd, "cas k 0 0 1 0\r\nz\r\n", "EXISTS\r\n");
+    text_xchg(fd, "cas missing 0 0 1 0\r\nz\r\n", "NOT_FOUND\r\n");
     text_xchg(fd, "gets k\r\n", "VALUE k 0 1 ");
     text_read_line(fd, line, sizeof(line));
     assert_true(strtoull(line, NULL, 10) != cas);
@@ -96,13 +99,15 @@ static void test_delete_arith_touch(void **state)
               "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
     text_xchg(fd, "set c 0 0 1\r\n0\r\n", "STORED\r\n");
     text_xchg(fd, "incr c 2 noreply\r\nget c\r\n", "VALUE c 0 1\r\n2\r\nEND\r\n");
+    /* A fourth token other than noreply is ignored, as memcached does. */
+    text_xchg(fd, "incr c 1 extra\r\n", "3\r\n");
     text_xchg(fd, "touch c 100\r\n", "TOUCHED\r\n");
     text_xchg(fd, "touch nope 100\r\n", "NOT_FOUND\r\n");
-    text_xchg(fd, "gat 100 c nope\r\n", "VALUE c 0 1\r\n2\r\nEND\r\n");
+    text_xchg(fd, "gat 100 c nope\r\n", "VALUE c 0 1\r\n3\r\nEND\r\n");
     text_xchg(fd, "gats 100 c\r\n", "VALUE c 0 1 ");
     char line[64];
     text_read_line(fd, line, sizeof(line));
-    text_expect(fd, "2\r\nEND\r\n");
+    text_expect(fd, "3\r\nEND\r\n");
     /* A negative expiry expires the item at once. */
     text_xchg(fd, "touch c -1\r\n", "TOUCHED\r\n");
     text_xchg(fd, "get c\r\n", "END\r\n");

@@ -2,7 +2,7 @@
  * TLS: binary clients over TLS beside a plain listener (-Z with notls:),
  * plain bytes to a TLS port and a ClientHello to a plain port, TLS 1.1
  * refused, the handshake timeout, certificate reload (good and broken),
- * mutual TLS (good, missing and foreign client certificates) and a 1 MiB
+ * mutual TLS (good, missing, foreign and expired client certificates) and a 1 MiB
  * value sent by reference through TLS. Certificates are generated per run.
  */
 #include <setjmp.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -45,7 +46,11 @@ static void env_start(struct tls_env *e, const char *opts, const char *const *ex
     snprintf(notls, sizeof(notls), "notls:127.0.0.1:%u", (unsigned)e->plain_port);
     snprintf(o, sizeof(o), "ssl_chain_cert=%s,ssl_key=%s%s%s", P(e, 0, "live.pem"),
              P(e, 1, "live.key"), opts ? "," : "", opts ? opts : "");
-    cert_path(&certs, "server.log", e->log, sizeof(e->log));
+    /* A log of this server alone: waits for a line must not find an earlier server's. */
+    static int nservers;
+    char name[32];
+    snprintf(name, sizeof(name), "server-%d.log", ++nservers);
+    cert_path(&certs, name, e->log, sizeof(e->log));
     const char *args[16] = {"-Z", "-v", "-l", notls, "-o", o};
     int n = 6;
     for (; extra && *extra && n < 15; extra++)
@@ -143,6 +148,43 @@ static void test_binary_over_tls(void **state)
     assert_true(stat_value(fd, "ssl_new_sessions") >= 1);
     assert_int_equal(stat_value(fd, "ssl_handshake_errors"), 0);
     assert_true(stat_value(fd, "time_since_server_cert_refresh") >= 0);
+    close(fd);
+    env_stop(&e);
+}
+
+/* Runs `openssl s_client` on port with text commands (ending with quit) as input; returns
+ * what the server answered, malloc'd. */
+static char *s_client_text(uint16_t port, const char *commands)
+{
+    char cmd[1024];
+    snprintf(
+        cmd, sizeof(cmd),
+        "printf '%s' | openssl s_client -connect 127.0.0.1:%u -quiet -verify_quiet 2>/dev/null",
+        commands, (unsigned)port);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    struct proc_result *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    assert_int_equal(proc_run(argv, 20000, r), 0);
+    assert_false(r->timed_out);
+    char *out = strdup(r->out);
+    free(r);
+    return out;
+}
+
+/* A text client over TLS (openssl s_client): storage, retrieval, refresh_certs. */
+static void test_text_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    char *out = s_client_text(e.s.port, "set tk 0 0 5\\r\\nhello\\r\\nget tk\\r\\n"
+                                        "refresh_certs\\r\\nquit\\r\\n");
+    assert_string_equal(out, "STORED\r\nVALUE tk 0 5\r\nhello\r\nEND\r\nOK\r\n");
+    free(out);
+    int fd = sock_connect(e.plain_port);
+    char buf[8];
+    size_t len = 0;
+    assert_int_equal(kv_get(fd, "tk", buf, sizeof(buf), &len), BIN_STATUS_SUCCESS);
+    assert_int_equal(len, 5);
     close(fd);
     env_stop(&e);
 }
@@ -258,6 +300,11 @@ static void test_reload(void **state)
     fclose(f);
     assert_int_equal(kill(e.s.pid, SIGHUP), 0);
     assert_true(file_wait_for(e.log, "certificate reload failed", 10000));
+    /* refresh_certs reports the same failure to the client that asked. */
+    char *out = s_client_text(e.s.port, "refresh_certs\\r\\nquit\\r\\n");
+    assert_true(strncmp(out, "ERROR ssl_chain_cert ", 21) == 0);
+    assert_non_null(strstr(out, "\r\n"));
+    free(out);
     assert_true(serves_cert(e.s.port, P(&e, 2, "server2.pem")));
     assert_int_equal(tls_frame_call(&old, &(struct frame_req){.opcode = BIN_CMD_NOOP}, &m), 0);
     frame_free(&m);
@@ -283,7 +330,8 @@ static bool refused(uint16_t port, const struct tls_client_opts *o)
     return st < 0;
 }
 
-/* ssl_verify_mode=2: a client certificate from our CA passes; none or a foreign one fails. */
+/* ssl_verify_mode=2: a client certificate from our CA passes; none, a foreign one or an
+ * expired one fails. */
 static void test_mutual_tls(void **state)
 {
     struct tls_env e;
@@ -299,8 +347,12 @@ static void test_mutual_tls(void **state)
                                       .cert_file = P(&e, 5, "foreign.pem"),
                                       .key_file = P(&e, 6, "foreign.key")};
     assert_true(refused(e.s.port, &foreign));
+    struct tls_client_opts expired = {.ca_file = good.ca_file,
+                                      .cert_file = P(&e, 5, "expired.pem"),
+                                      .key_file = P(&e, 6, "expired.key")};
+    assert_true(refused(e.s.port, &expired));
     assert_tls_works(e.s.port, &good);
-    assert_int_equal(plain_stat(e.plain_port, "ssl_handshake_errors"), 2);
+    assert_int_equal(plain_stat(e.plain_port, "ssl_handshake_errors"), 3);
     env_stop(&e);
 }
 
@@ -331,6 +383,33 @@ static void test_large_value(void **state)
     env_stop(&e);
 }
 
+#ifdef BENCH_BIN
+/* basalt-bench --tls (the load generator of bench/compare's TLS rows) runs clean. */
+static void test_bench_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    char server[32];
+    snprintf(server, sizeof(server), "127.0.0.1:%u", (unsigned)e.s.port);
+    char *argv[] = {BENCH_BIN,    "--server", server,      "--tls",  "--json",
+                    "--requests", "500",      "--prefill", "--keys", "50",
+                    "--threads",  "2",        "--conns",   "2",      NULL};
+    struct proc_result *r = malloc(sizeof(*r));
+    assert_non_null(r);
+    assert_int_equal(proc_run(argv, 60000, r), 0);
+    if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+        fprintf(stderr, "basalt-bench: %s\n%s\n", r->out, r->err);
+    assert_true(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0);
+    assert_non_null(strstr(r->out, "\"ops\":500,"));
+    assert_non_null(strstr(r->out, "\"misses\":0,"));
+    free(r);
+    int fd = sock_connect(e.plain_port);
+    assert_true(stat_value(fd, "cmd_get") + stat_value(fd, "cmd_set") >= 550);
+    close(fd);
+    env_stop(&e);
+}
+#endif
+
 int main(void)
 {
     if (server_is_memcached()) {
@@ -339,6 +418,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binary_over_tls),
+        cmocka_unit_test(test_text_over_tls),
         cmocka_unit_test(test_plain_bytes_to_tls_port),
         cmocka_unit_test(test_client_hello_to_plain_port),
         cmocka_unit_test(test_tls11_refused),
@@ -347,6 +427,9 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_mutual_tls),
         cmocka_unit_test(test_large_value),
+#ifdef BENCH_BIN
+        cmocka_unit_test(test_bench_over_tls),
+#endif
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -55,6 +55,7 @@ struct bench_opts {
     uint64_t seed;
     char key_prefix[64];
     size_t key_prefix_len;
+    void *tls_ctx; /* --tls: the client SSL_CTX (tls.c), else NULL */
 };
 
 /* Parses argv into *o: 0; 1 after printing --help; -1 after printing one line on a bad flag. */
@@ -95,6 +96,7 @@ struct bench_thread;
 struct bench_conn {
     struct bench_thread *t;
     int fd;
+    struct ssl_st *ssl; /* --tls: the connection's SSL (tls.c), else NULL */
     unsigned server;
     unsigned index_on_server; /* among this thread's connections to the same server */
     struct event *rev, *wev;
@@ -222,5 +224,16 @@ uint64_t report_errors(const struct bench_counts *c);
 
 /* Monotonic nanoseconds. */
 uint64_t bench_now_ns(void);
+
+/* --tls (tls.c). The client context: created on the main thread, shared by every connection. */
+void *bench_tls_ctx_create(void);
+void bench_tls_ctx_free(void *ctx);
+/* Completes a blocking handshake on c->fd and sets c->ssl: 0, or -1 with err. */
+int bench_tls_connect(struct bench_conn *c, void *ctx, char *err, size_t errlen);
+/* send and recv through TLS, with their return and errno conventions. */
+ssize_t bench_tls_send(struct bench_conn *c, const void *p, size_t n);
+ssize_t bench_tls_recv(struct bench_conn *c, void *p, size_t n);
+/* Frees c->ssl. */
+void bench_tls_free(struct bench_conn *c);
 
 #endif

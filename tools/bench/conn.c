@@ -58,6 +58,12 @@ int conn_open(struct bench_conn *c, const struct bench_server *s, char *err, siz
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* The handshake is blocking, like the connect; then the socket turns non-blocking. */
+    if (c->t->o->tls_ctx != NULL && bench_tls_connect(c, c->t->o->tls_ctx, err, errlen) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->rev = event_new(c->t->base, c->fd, EV_READ | EV_PERSIST, conn_on_read, c);
     c->wev = event_new(c->t->base, c->fd, EV_WRITE, conn_on_write, c);
@@ -78,6 +84,8 @@ void conn_close(struct bench_conn *c)
     if (c->wev)
         event_free(c->wev);
     c->rev = c->wev = NULL;
+    if (c->ssl != NULL)
+        bench_tls_free(c);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -140,7 +148,9 @@ struct req_slot *conn_push(struct bench_conn *c, enum req_kind kind, uint16_t nk
 void conn_flush(struct bench_conn *c)
 {
     while (!c->dead && c->out_off < c->out.len) {
-        ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        const uint8_t *p = c->out.data + c->out_off;
+        size_t n = c->out.len - c->out_off;
+        ssize_t w = c->ssl ? bench_tls_send(c, p, n) : send(c->fd, p, n, MSG_NOSIGNAL);
         if (w > 0) {
             c->out_off += (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -189,7 +199,9 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct bench_conn *c = arg;
     bbuf_reserve(&c->in, READ_CHUNK);
-    ssize_t r = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+    uint8_t *p = c->in.data + c->in.len;
+    size_t n = c->in.cap - c->in.len;
+    ssize_t r = c->ssl ? bench_tls_recv(c, p, n) : recv(c->fd, p, n, 0);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
         conn_fail(c, true);
         return;

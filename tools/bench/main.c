@@ -220,5 +220,6 @@ int main(int argc, char **argv)
     free((void *)sh.key_server);
     free((void *)sh.filler);
     zipf_deinit(&z);
+    bench_tls_ctx_free(o.tls_ctx);
     return bad ? 1 : 0;
 }

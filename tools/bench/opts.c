@@ -40,6 +40,7 @@ enum {
     OPT_NO_CHECK,
     OPT_SEED,
     OPT_PREFIX,
+    OPT_TLS,
     OPT_HELP,
 };
 
@@ -63,6 +64,7 @@ static const struct option long_opts[] = {
     {"no-check-stats", no_argument, NULL, OPT_NO_CHECK},
     {"seed", required_argument, NULL, OPT_SEED},
     {"key-prefix", required_argument, NULL, OPT_PREFIX},
+    {"tls", no_argument, NULL, OPT_TLS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -91,6 +93,7 @@ static const char usage[] =
     "  --no-check-stats       do not compare counts with the servers' cmd_get/cmd_set\n"
     "  --seed N               random seed (default 1)\n"
     "  --key-prefix STR       key name prefix (default \"key:\")\n"
+    "  --tls                  connect with TLS (no certificate check; implies --no-check-stats)\n"
     "exit status: 0 ok, 1 errors or counts disagree, 2 bad usage\n";
 
 static int bad(const char *flag, const char *why, const char *arg)
@@ -338,6 +341,13 @@ int opts_parse(struct bench_opts *o, int argc, char **argv)
             o->json = true;
         } else if (opt == OPT_NO_CHECK) {
             o->check_stats = false;
+        } else if (opt == OPT_TLS) {
+            /* The stats probe speaks plain TCP. */
+            o->check_stats = false;
+            if (o->tls_ctx == NULL && (o->tls_ctx = bench_tls_ctx_create()) == NULL) {
+                fputs("basalt-bench: --tls: cannot create a TLS context\n", stderr);
+                return -1;
+            }
         } else if (opt == '?' || opt == ':') {
             fprintf(stderr, "basalt-bench: unknown option or missing value: '%s' (see --help)\n",
                     argv[optind - 1]);

@@ -11,7 +11,4 @@ struct bench_conn;
 long proto_parse_text(struct bench_conn *c, const uint8_t *in, size_t n, uint64_t now);
 long proto_parse_meta(struct bench_conn *c, const uint8_t *in, size_t n, uint64_t now);
 
-/* Finds "\r\n" in in[0..n); returns the line length without it, or -1 when incomplete. */
-long proto_line(const uint8_t *in, size_t n);
-
 #endif

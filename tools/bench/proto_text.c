@@ -11,7 +11,8 @@
 
 #define LINE_MAX_BYTES 8192
 
-long proto_line(const uint8_t *in, size_t n)
+/* Returns the length of the line at in (without "\r\n"), -1 when incomplete, -2 for a bare "\n". */
+static long proto_line(const uint8_t *in, size_t n)
 {
     const uint8_t *p = memchr(in, '\n', n);
     if (!p)

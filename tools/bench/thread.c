@@ -112,12 +112,16 @@ static void run_prefill(struct bench_thread *t)
     t->pf_lo = t->o->keys * t->id / t->o->threads;
     t->pf_hi = t->o->keys * (t->id + 1) / t->o->threads;
     uint64_t now = bench_now_ns();
+    /* The tick also fails connections whose replies stop coming, here as in the run. */
+    struct timeval sec = {1, 0};
+    event_add(t->tick, &sec);
     for (unsigned j = 0; j < t->nconns; j++) {
         t->conns[j].pf_next = t->pf_lo + t->conns[j].index_on_server;
         load_refill(&t->conns[j], now);
     }
     if (t->inflight > 0)
         event_base_dispatch(t->base);
+    event_del(t->tick);
 }
 
 static void start_open_loop(struct bench_thread *t)

@@ -141,17 +141,30 @@ static engine_status store_locked(struct disk_engine *de, struct disk_op *o, str
     engine_status st = mem_store_rule(op, cas, old);
     if (st != ENGINE_SUCCESS)
         return st;
+    /* ms with I and an older CAS: stored, but stale (the mark lives in memory only). */
+    bool stale = old != NULL && op == ENGINE_STORE_INVALIDATE && cas != 0 && cas < old->cas;
     it->cas = it->cas != 0 ? it->cas : disk_next_cas(de);
     disk_replace(o->s, o->hash, old, tomb, it, o->v.now, &o->g);
+    if (stale)
+        it->engine_bits |= MEM_BIT_STALE;
     *qno = disk_enqueue(de, it);
     r->cas = it->cas;
     return ENGINE_SUCCESS;
 }
 
+/* A store that waited for its fsync counts as an access when it completes. */
+static void touch_stored(struct disk_engine *de, struct item *it)
+{
+    struct disk_op op;
+    disk_op_begin(&op, de, item_key(it), it->nkey);
+    it->engine_atime = op.v.now;
+    disk_op_end(&op);
+}
+
 static bool store_op_ok(enum engine_store_op op)
 {
     return op == ENGINE_STORE_SET || op == ENGINE_STORE_ADD || op == ENGINE_STORE_REPLACE ||
-           op == ENGINE_STORE_APPEND || op == ENGINE_STORE_PREPEND;
+           op == ENGINE_STORE_APPEND || op == ENGINE_STORE_PREPEND || op == ENGINE_STORE_INVALIDATE;
 }
 
 engine_status disk_store(struct engine *e, const void *cookie, struct item *it, uint64_t cas,
@@ -159,7 +172,10 @@ engine_status disk_store(struct engine *e, const void *cookie, struct item *it, 
 {
     struct disk_engine *de = disk_of(e);
     struct disk_reply r = {.status = ENGINE_SUCCESS};
-    if (!disk_collect(de, cookie, &r)) {
+    if (disk_collect(de, cookie, &r)) {
+        if (r.status == ENGINE_SUCCESS && it != NULL)
+            touch_stored(de, it);
+    } else {
         if (it == NULL || !key_ok(item_key(it), it->nkey) || !store_op_ok(op_kind))
             return ENGINE_EINVAL;
         if (disk_writes_refused(de))

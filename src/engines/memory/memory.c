@@ -223,7 +223,8 @@ static engine_status memory_store(struct engine *e, const void *cookie, struct i
         return ENGINE_EINVAL;
     if (op == ENGINE_STORE_APPEND || op == ENGINE_STORE_PREPEND)
         return store_concat(me, it, cas, op, cas_out);
-    if (op != ENGINE_STORE_SET && op != ENGINE_STORE_ADD && op != ENGINE_STORE_REPLACE)
+    if (op != ENGINE_STORE_SET && op != ENGINE_STORE_ADD && op != ENGINE_STORE_REPLACE &&
+        op != ENGINE_STORE_INVALIDATE)
         return ENGINE_EINVAL;
     uint64_t hash = hash_key(item_key(it), it->nkey);
     struct mem_view v = memory_view(me);
@@ -242,11 +243,15 @@ static engine_status memory_store(struct engine *e, const void *cookie, struct i
     if (st == ENGINE_SUCCESS) {
         struct item *old = mem_shard_find(s, hash, item_key(it), it->nkey, &v, &g, NULL);
         st = mem_store_rule(op, cas, old);
+        bool stale = st == ENGINE_SUCCESS && old != NULL && op == ENGINE_STORE_INVALIDATE &&
+                     cas != 0 && cas < old->cas;
         if (st == ENGINE_SUCCESS) {
             if (old != NULL)
                 mem_shard_unlink(s, hash, old, &g);
             it->cas = it->cas != 0 ? it->cas : memory_next_cas(me);
             mem_shard_link(s, hash, it, &v, &g);
+            if (stale)
+                it->engine_bits |= MEM_BIT_STALE;
             s->c.total_items++;
             if (cas_out != NULL)
                 *cas_out = it->cas;

@@ -17,6 +17,8 @@ engine_status mem_store_rule(enum engine_store_op op, uint64_t cas, const struct
     }
     if (op == ENGINE_STORE_ADD)
         return ENGINE_KEY_EEXISTS;
+    if (op == ENGINE_STORE_INVALIDATE && cas != 0 && cas < old->cas)
+        return ENGINE_SUCCESS; /* stored, and marked stale by the caller */
     if (cas != 0 && old->cas != cas)
         return ENGINE_KEY_EEXISTS;
     return ENGINE_SUCCESS;

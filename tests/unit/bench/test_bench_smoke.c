@@ -99,29 +99,56 @@ static void test_basalt_open_loop(void **state)
     free(r);
 }
 
+/* Two basalts: keys spread over both by the ring; the summed counters agree. */
+static void test_two_servers(void **state)
+{
+    struct server *a = *state, b;
+    assert_int_equal(server_start(&b, NULL), 0);
+    char second[32];
+    snprintf(second, sizeof(second), "127.0.0.1:%u", (unsigned)b.port);
+    struct proc_result *r = calloc(1, sizeof(*r));
+    const char *args[] = {"--server",  second,   "--requests", "300",
+                          "--prefill", "--keys", "200",        NULL};
+    int rc = run_bench(a->port, args, r);
+    int stopped = server_stop(&b);
+    assert_int_equal(rc, 0);
+    assert_int_equal(stopped, 0);
+    expect_clean(r, 300, 200);
+    assert_int_equal(json_num(r->out, "servers"), 2);
+    free(r);
+}
+
+/* Starts memcached with the harness (stopped by PID in server_teardown); NULL when absent. */
+static int memcached_setup(void **state)
+{
+    *state = NULL;
+    if (MEMCACHED_BIN[0] == '\0' || access(MEMCACHED_BIN, X_OK) != 0)
+        return 0;
+    setenv("BASALT_TEST_SERVER", MEMCACHED_BIN, 1);
+    int rc = server_setup(state);
+    unsetenv("BASALT_TEST_SERVER");
+    return rc;
+}
+
 /* memcached speaks text and meta; each protocol's run must agree with its stats. */
 static void test_memcached_text_and_meta(void **state)
 {
-    if (MEMCACHED_BIN[0] == '\0' || access(MEMCACHED_BIN, X_OK) != 0)
+    struct server *s = *state;
+    if (!s)
         skip();
-    setenv("BASALT_TEST_SERVER", MEMCACHED_BIN, 1);
-    struct server s;
-    assert_int_equal(server_start(&s, NULL), 0);
-    unsetenv("BASALT_TEST_SERVER");
     struct proc_result *r = calloc(1, sizeof(*r));
     const char *text[] = {"--protocol", "text", "--requests", "300", "--prefill",
                           "--keys",     "100",  "--multiget", "5",   NULL};
-    assert_int_equal(run_bench(s.port, text, r), 0);
+    assert_int_equal(run_bench(s->port, text, r), 0);
     expect_clean(r, 300, 100);
     const char *meta[] = {"--protocol", "meta", "--requests", "300", "--keys", "100", NULL};
-    assert_int_equal(run_bench(s.port, meta, r), 0);
+    assert_int_equal(run_bench(s->port, meta, r), 0);
     expect_clean(r, 300, 0);
     const char *meta_mget[] = {"--protocol", "meta",       "--requests", "300", "--multiget",
                                "7",          "--pipeline", "3",          NULL};
-    assert_int_equal(run_bench(s.port, meta_mget, r), 0);
+    assert_int_equal(run_bench(s->port, meta_mget, r), 0);
     expect_clean(r, 300, 0);
     free(r);
-    assert_int_equal(server_stop(&s), 0);
 }
 
 static void test_bad_flags_exit_2(void **state)
@@ -163,7 +190,8 @@ static void *closing_server(void *arg)
     }
 }
 
-static void test_closed_connections_are_errors(void **state)
+/* A listening socket on a free loopback port; returns its fd and sets *port. */
+static int listen_loopback(uint16_t *port)
 {
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -171,18 +199,42 @@ static void test_closed_connections_are_errors(void **state)
     assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(listen(lfd, 16), 0);
     assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return lfd;
+}
+
+static void test_closed_connections_are_errors(void **state)
+{
+    uint16_t port;
+    int lfd = listen_loopback(&port);
     pthread_t tid;
     assert_int_equal(pthread_create(&tid, NULL, closing_server, &lfd), 0);
     struct proc_result *r = calloc(1, sizeof(*r));
     const char *args[] = {"--requests", "50", "--threads",        "1",
                           "--conns",    "2",  "--no-check-stats", NULL};
-    assert_int_equal(run_bench(ntohs(a.sin_port), args, r), 1);
+    assert_int_equal(run_bench(port, args, r), 1);
     assert_true(json_num(r->out, "closed") > 0);
     assert_int_equal(json_num(r->out, "conns_lost"), 2);
     free(r);
     shutdown(lfd, SHUT_RDWR);
     close(lfd);
     pthread_join(tid, NULL);
+}
+
+/* A peer that accepts and never answers: the replies time out, in prefill as in the run. */
+static void test_silent_server_times_out(void **state)
+{
+    uint16_t port;
+    int lfd = listen_loopback(&port); /* the kernel completes the handshakes; nobody reads */
+    struct proc_result *r = calloc(1, sizeof(*r));
+    const char *prefill[] = {
+        "--requests", "10", "--prefill",        "--keys", "10", "--threads", "1", "--conns", "1",
+        "--timeout",  "1",  "--no-check-stats", NULL};
+    assert_int_equal(run_bench(port, prefill, r), 1);
+    assert_true(json_num(r->out, "timeout") > 0);
+    assert_int_equal(json_num(r->out, "conns_lost"), 1);
+    free(r);
+    close(lfd);
 }
 
 int main(void)
@@ -192,9 +244,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_basalt_binary_multiget_pipeline, server_setup,
                                         server_teardown),
         cmocka_unit_test_setup_teardown(test_basalt_open_loop, server_setup, server_teardown),
-        cmocka_unit_test(test_memcached_text_and_meta),
+        cmocka_unit_test_setup_teardown(test_two_servers, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_memcached_text_and_meta, memcached_setup,
+                                        server_teardown),
         cmocka_unit_test(test_bad_flags_exit_2),
         cmocka_unit_test(test_closed_connections_are_errors),
+        cmocka_unit_test(test_silent_server_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

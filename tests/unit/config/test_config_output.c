@@ -139,6 +139,9 @@ static void test_foreach_defaults(void **state)
         {"inbox_batch", "10"},
         {"send_buffer_threshold", "4096"},
         {"max_send_queue", "1048576"},
+        {"idle_timeout", "0"},
+        {"read_timeout", "30"},
+        {"stuck_send_timeout", "360"},
         {"engine", "memory"},
         {"ssl_enabled", "no"},
         {"ssl_chain_cert", ""},
@@ -172,7 +175,8 @@ static void test_foreach_parsed(void **state)
     assert_int_equal(RUN(&r, "-m", "3g", "-c", "77", "-p", "0", "-l", "a:1,[::1]:2", "-vv", "-t",
                          "12", "-I", "2m", "-o",
                          "reqs_per_event=3,inbox_batch=4,send_buffer_threshold=0,"
-                         "max_send_queue=8k",
+                         "max_send_queue=8k,idle_timeout=0.25,read_timeout=1500ms,"
+                         "stuck_send_timeout=7",
                          "-B", "ascii", "-A"),
                      CONFIG_RUN);
     config_foreach(&r.c, collect, &all);
@@ -187,6 +191,12 @@ static void test_foreach_parsed(void **state)
     assert_string_equal(setting(&all, "inbox_batch"), "4");
     assert_string_equal(setting(&all, "send_buffer_threshold"), "0");
     assert_string_equal(setting(&all, "max_send_queue"), "8192");
+    assert_string_equal(setting(&all, "idle_timeout"), "0.250");
+    assert_string_equal(setting(&all, "read_timeout"), "1.500");
+    assert_string_equal(setting(&all, "stuck_send_timeout"), "7");
+    assert_int_equal(r.c.idle_timeout_ms, 250);
+    assert_int_equal(r.c.read_timeout_ms, 1500);
+    assert_int_equal(r.c.stuck_send_timeout_ms, 7000);
     assert_string_equal(setting(&all, "binding_protocol"), "ascii");
     assert_string_equal(setting(&all, "shutdown_command"), "yes");
     run_free(&r);

@@ -104,6 +104,9 @@ static void test_other_commands(void **state)
     assert_int_equal(parse("verbosity x", &r), TEXT_ERR_FORMAT);
     assert_int_equal(parse("version", &r), TEXT_OK);
     assert_int_equal(parse("version x", &r), TEXT_ERR_UNKNOWN);
+    assert_int_equal(parse("refresh_certs", &r), TEXT_OK);
+    assert_int_equal(r.cmd, TEXT_CMD_REFRESH_CERTS);
+    assert_int_equal(parse("refresh_certs now", &r), TEXT_ERR_UNKNOWN);
     assert_int_equal(parse("GET / HTTP/1.1", &r), TEXT_ERR_HTTP);
     assert_int_equal(parse("POST /x HTTP/1.0", &r), TEXT_ERR_HTTP);
     assert_int_equal(parse("", &r), TEXT_ERR_UNKNOWN);
@@ -128,8 +131,8 @@ static void test_meta(void **state)
     assert_true(meta_i32(&r.meta, 'T', &ttl));
     assert_int_equal(ttl, 30);
     assert_int_equal(parse("mg foo zz", &r), TEXT_ERR_INVALID_FLAG);
-    assert_int_equal(parse("mg foo v v", &r), TEXT_ERR_INVALID_FLAG);
-    assert_int_equal(parse("mg foo Tabc", &r), TEXT_ERR_FORMAT);
+    assert_int_equal(parse("mg foo v v", &r), TEXT_ERR_DUP_FLAG);
+    assert_int_equal(parse("mg foo Tabc", &r), TEXT_ERR_BAD_TOKEN);
     assert_int_equal(parse("mg", &r), TEXT_ERR_UNKNOWN);
     assert_int_equal(parse("ms foo 5 T10 F3 MS", &r), TEXT_OK);
     assert_int_equal(r.vallen, 5);
