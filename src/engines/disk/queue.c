@@ -277,11 +277,8 @@ static void complete_record(struct disk_engine *de, const struct disk_qrec *r, u
     pthread_mutex_lock(&s->lock);
     struct disk_meta *m = disk_meta(it);
     m->pending--;
-    if (seq > m->seq) {
-        m->seq = seq;
-        m->loc = *loc;
-    }
     bool linked = mem_ht_find(&s->ht, hash, item_key(it), it->nkey) == it;
+    disk_set_loc(s, it, seq, loc, linked);
     if (linked && (it->engine_bits & DISK_BIT_TOMB) && m->pending == 0)
         disk_unlink(s, hash, it, &g); /* the delete is durable: the key needs no entry */
     else if (linked)
