@@ -43,7 +43,7 @@ tsan: deps
 # The conn target (whole connection path) uses the binary and text dictionaries together.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz
-FUZZ_TARGETS ?= binary record text conn
+FUZZ_TARGETS ?= binary record text conn sasl
 
 fuzz: deps
 	CC=clang-14 cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DBASALT_SANITIZE=ON -DBASALT_FUZZ=ON

@@ -141,6 +141,17 @@ static size_t scram_gs2_len(const char *in, size_t len)
     return end == NULL ? 0 : (size_t)(end - in) + 1;
 }
 
+/* An authorization identity in the gs2 header ("n,a=NAME,") must name the user itself. */
+static bool scram_authzid_ok(const struct scram_exchange *x)
+{
+    if (strncmp(x->gs2 + 2, "a=", 2) != 0)
+        return x->gs2[2] == ',';
+    char authzid[SCRAM_NAME_MAX + 1];
+    size_t len = strlen(x->gs2) - 5; /* "n,a=" and the closing ',' */
+    return scram_decode_name(x->gs2 + 4, len, authzid, sizeof(authzid)) == 0 &&
+           strcmp(authzid, x->user) == 0;
+}
+
 enum scram_status scram_parse_client_first(struct scram_exchange *x, enum scram_hash h,
                                            const char *in, size_t len)
 {
@@ -167,6 +178,8 @@ enum scram_status scram_parse_client_first(struct scram_exchange *x, enum scram_
     if (!scram_nonce_ok(r + 2, nlen))
         return SCRAM_MALFORMED;
     memcpy(x->nonce, r + 2, nlen);
+    if (!scram_authzid_ok(x))
+        return SCRAM_MALFORMED;
     /* The bare message starts the AuthMessage. */
     memcpy(x->auth_prefix, bare, barelen);
     return SCRAM_OK;

@@ -91,6 +91,7 @@ static const struct value_spec handshake_spec = INT_SPEC(ssl_handshake_timeout, 
 static const struct value_spec idle_spec = MSEC_SPEC(idle_timeout_ms, 86400);
 static const struct value_spec read_timeout_spec = MSEC_SPEC(read_timeout_ms, 86400);
 static const struct value_spec stuck_spec = MSEC_SPEC(stuck_send_timeout_ms, 86400);
+static const struct value_spec shutdown_spec = MSEC_SPEC(shutdown_timeout_ms, 3600);
 static const struct value_spec plain_spec = INT_SPEC(sasl_plain_over_plaintext, 0, 1);
 static const struct value_spec tls_version_spec = {.kind = VALUE_CHOICE,
                                                    .offset =
@@ -223,6 +224,8 @@ static const struct extended extended[] = {
      &read_timeout_spec},
     {"stuck_send_timeout", "SECONDS", "close a connection whose replies stay unread (0: never)",
      &stuck_spec},
+    {"shutdown_timeout", "SECONDS", "at exit, wait this long for replies to be sent",
+     &shutdown_spec},
     {"ssl_chain_cert", "FILE", "TLS server certificate chain (PEM)", &chain_spec},
     {"ssl_key", "FILE", "TLS server private key (PEM)", &key_spec},
     {"ssl_ca_cert", "FILE", "CA certificates trusted for client certificates (PEM)", &ca_spec},
@@ -271,6 +274,7 @@ void config_defaults(struct config *c)
     c->idle_timeout_ms = 0;
     c->read_timeout_ms = 30 * 1000;
     c->stuck_send_timeout_ms = 360 * 1000;
+    c->shutdown_timeout_ms = 5 * 1000;
     strcpy(c->engine, "memory");
     strcpy(c->ssl_min_version, "tlsv1.2");
     c->ssl_handshake_timeout = 10;

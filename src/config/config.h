@@ -45,6 +45,7 @@ struct config {
     int idle_timeout_ms;            /* -o idle_timeout (seconds): 0 = never (default) */
     int read_timeout_ms;            /* -o read_timeout: an incomplete command, default 30 s */
     int stuck_send_timeout_ms;      /* -o stuck_send_timeout: unread replies, default 360 s */
+    int shutdown_timeout_ms;        /* -o shutdown_timeout: replies flushed at exit, default 5 s */
     char engine[CONFIG_NAME_LEN];   /* default "memory" */
     char protocol[CONFIG_NAME_LEN]; /* -B auto|binary|ascii, default "auto" */
     bool enable_shutdown;           /* -A: the text `shutdown` command stops the server */

@@ -137,6 +137,8 @@ static void test_client_first_malformed(void **state)
         "n,,n=user,r=",
         "n,,n=user,x=abc",
         "x,,n=user,r=abc",
+        "n,a=admin,n=user,r=abc", /* acting as another user is not supported */
+        "n,x,n=user,r=abc",
     };
     struct scram_exchange x;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -146,6 +148,8 @@ static void test_client_first_malformed(void **state)
     const char *escaped = "y,,n=a=2Cb=3Dc,r=abc";
     assert_int_equal(scram_parse_client_first(&x, SCRAM_SHA1, escaped, strlen(escaped)), SCRAM_OK);
     assert_string_equal(x.user, "a,b=c");
+    const char *self = "n,a=user,n=user,r=abc";
+    assert_int_equal(scram_parse_client_first(&x, SCRAM_SHA1, self, strlen(self)), SCRAM_OK);
 }
 
 static void test_names_and_base64(void **state)
