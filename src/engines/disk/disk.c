@@ -284,6 +284,14 @@ int disk_fault_parse_one(char *item, struct store_faults *f)
     if (n < 2)
         return -1;
     char *end;
+    if (strcmp(parts[0], "crash") == 0) {
+        /* enum store_crash: 1 a half segment header, 2..7 the compaction steps. */
+        unsigned long point = strtoul(parts[1], &end, 10);
+        if (*end != '\0' || point < 1 || point > STORE_CRASH_COMPACT_UNLINKED)
+            return -1;
+        f->crash_at = (enum store_crash)point;
+        return 0;
+    }
     unsigned long long at = strtoull(parts[1], &end, 10);
     unsigned long long count = 1;
     if (*end != '\0' || at == 0)

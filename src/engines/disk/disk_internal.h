@@ -166,6 +166,7 @@ struct disk_engine {
     struct disk_qvec inflight;     /* appended, not yet fsynced; the flusher's own */
     uint64_t last_sync_ms;         /* flusher's own */
     atomic_bool compact_scheduled; /* a compaction job is queued or running */
+    atomic_uint_fast64_t last_compact_ms;
     atomic_uint_fast64_t appended_since_compact;
     struct disk_counters n;
 };
@@ -318,7 +319,8 @@ void disk_stats_extra(struct engine *e,
 /* The test_control op: "fault:write:N[:COUNT][:ERRNO]", "fault:fsync:...", "fault:clear". */
 engine_status disk_test_control(struct engine *e, const void *cookie, const char *arg, size_t len);
 
-/* One fault spec ("write:N[:COUNT][:ERRNO]" or "fsync:...", writable) into f; 0 or -1. */
+/* One fault spec ("write:N[:COUNT][:ERRNO]", "fsync:..." or "crash:POINT", writable) into f;
+ * 0 or -1. */
 int disk_fault_parse_one(char *item, struct store_faults *f) WARN_UNUSED;
 
 /* compact.c */

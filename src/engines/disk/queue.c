@@ -7,6 +7,7 @@
  * is the only job that appends; at most one runs (q.scheduled).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -344,6 +345,8 @@ static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
     }
     free(recs);
     free(locs);
+    if (err == STORE_ECRASHED)
+        raise(SIGKILL); /* a test's injected crash point: die as a crash would */
     if (err != STORE_OK) {
         enter_failed(de, batch, "write");
         return -1;
