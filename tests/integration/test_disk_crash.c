@@ -117,12 +117,12 @@ static void run_round(int fd, struct key_model *m, struct op *ops, int acked)
             assert_string_equal(line, ops[i].reply);
         struct key_model *km = &m[ops[i].key];
         /* Acknowledged: the key's state is now this op's result. */
-        snprintf(km->states[0], VLEN, "%s", ops[i].next);
+        memcpy(km->states[0], ops[i].next, VLEN);
         km->n = 1;
     }
     for (int i = acked; i < NOPS; i++) {
         struct key_model *km = &m[ops[i].key];
-        snprintf(km->states[km->n++], VLEN, "%s", ops[i].next);
+        memcpy(km->states[km->n++], ops[i].next, VLEN);
     }
 }
 
@@ -144,11 +144,11 @@ static void test_kill9_sync(void **state)
         struct op ops[NOPS];
         char cur[NK][VLEN];
         for (int k = 0; k < NK; k++)
-            snprintf(cur[k], VLEN, "%s", m[k].states[0]);
+            memcpy(cur[k], m[k].states[0], VLEN);
         for (int i = 0; i < NOPS; i++) {
             int key = (int)(next_rand(&seed) % NK);
             make_op(&ops[i], &seed, round, i, key, cur[key]);
-            snprintf(cur[ops[i].key], VLEN, "%s", ops[i].next);
+            memcpy(cur[ops[i].key], ops[i].next, VLEN);
         }
         int acked = (int)(next_rand(&seed) % NOPS);
         run_round(fd, m, ops, acked);
@@ -300,9 +300,8 @@ static void test_crash_during_compaction(void **state)
                  point);
         assert_int_equal(disk_start_args(&d, opts, small), 0);
         int fd = disk_connect(&d);
-        char line[64];
-        disk_cmd(fd, "set trigger 0 0 1\r\nx\r\n", line, sizeof(line));
-        assert_string_equal(line, "STORED");
+        /* The flusher runs, then the compaction, which dies: the reply may never come. */
+        text_send(fd, "set trigger 0 0 1\r\nx\r\n");
         int64_t deadline = now_ms() + 10000;
         while (server_alive(&d.s) && now_ms() < deadline)
             sleep_ms(20);
@@ -312,9 +311,6 @@ static void test_crash_during_compaction(void **state)
         assert_int_equal(disk_start_args(&d, "segment_size=64k,compact_threshold=0", small), 0);
         fd = disk_connect(&d);
         verify_churned(fd);
-        struct disk_item it;
-        disk_mg(fd, "trigger", &it);
-        assert_true(it.found);
         close(fd);
         disk_cleanup(&d);
     }
