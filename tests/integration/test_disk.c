@@ -334,6 +334,14 @@ static void test_corruption_and_repair(void **state)
     assert_true(it.found);
     close(fd);
     assert_int_equal(server_stop(&d.s), 0);
+    /* The start said what it dropped. */
+    FILE *log = fopen(d.log, "r");
+    assert_non_null(log);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, log);
+    fclose(log);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "repair: 1 bad ranges"));
     disk_cleanup(&d);
 }
 
