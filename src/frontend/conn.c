@@ -52,13 +52,18 @@ static const struct config *conn_cfg(const struct conn *c)
     return c->worker->fe->cfg;
 }
 
+/* The read high watermark that goes with the current low one. */
+static size_t conn_read_high(const struct conn *c)
+{
+    return c->read_lowat > CONN_READ_HIGH_MIN ? c->read_lowat : CONN_READ_HIGH_MIN;
+}
+
 void conn_set_read_lowat(struct conn *c, size_t low)
 {
     if (c->read_lowat == low)
         return;
     c->read_lowat = low;
-    size_t high = low > CONN_READ_HIGH_MIN ? low : CONN_READ_HIGH_MIN;
-    bufferevent_setwatermark(c->bev, EV_READ, low, high);
+    bufferevent_setwatermark(c->bev, EV_READ, low, conn_read_high(c));
 }
 
 struct conn *conn_create(struct worker *w, int fd, bool tls)
@@ -211,8 +216,9 @@ enum step conn_execute(struct conn *c)
         ck->ready = false;
         /*
          * No frame starts until the notify (conn_read_cb checks the state).
-         * The bufferevent keeps reading, up to its high watermark, so that a
-         * peer that goes away meanwhile is noticed (pending close).
+         * The bufferevent keeps reading, up to its high watermark (where
+         * conn_read_cb stops it), so that a peer that goes away meanwhile is
+         * noticed (pending close).
          */
         c->state = CONN_BLOCKED;
         return STEP_STOP;
@@ -444,8 +450,20 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     c->last_active_ms = conn_clock_ms();
-    if (c->state == CONN_BLOCKED)
-        return; /* the input waits for the blocked command */
+    if (c->state == CONN_BLOCKED) {
+        /*
+         * The input waits for the blocked command. Once it reaches the high
+         * watermark libevent reads no more, but while EV_READ stays enabled
+         * it calls back again and again through a deferred callback, which
+         * holds a reference on the bufferevent: a busy loop, and a
+         * bufferevent freed meanwhile (pending close) is finalized only if
+         * that callback still runs before the loop ends. Nothing more can be
+         * read anyway: stop until the command resumes (conn_resume_cookie).
+         */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) >= conn_read_high(c))
+            bufferevent_disable(bev, EV_READ);
+        return;
+    }
     if (!c->protocol_chosen && !conn_choose_protocol(c))
         return;
     conn_process(c);
