@@ -41,6 +41,7 @@ struct conn {
     size_t read_lowat;    /* the read low watermark currently set */
     bool tls;             /* the bufferevent is an OpenSSL one (conn_tls.c) */
     bool handshaking;     /* the TLS handshake has not finished */
+    bool write_armed;     /* the bufferevent writes the output itself (conn_flush) */
     struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
