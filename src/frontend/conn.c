@@ -59,13 +59,39 @@ static const struct config *conn_cfg(const struct conn *c)
     return c->worker->fe->cfg;
 }
 
-void conn_set_read_lowat(struct conn *c, size_t low)
+void conn_set_read_watermarks(struct conn *c, size_t low, size_t high)
 {
-    if (c->read_lowat == low)
+    if (high < low)
+        high = low;
+    if (c->read_lowat == low && c->read_high == high)
         return;
     c->read_lowat = low;
-    size_t high = low > CONN_READ_HIGH_MIN ? low : CONN_READ_HIGH_MIN;
-    bufferevent_setwatermark(c->bev, EV_READ, low, high);
+    c->read_high = high;
+    bufferevent_setwatermark(c->bev, EV_READ, low, c->read_capped ? high : 0);
+}
+
+void conn_set_read_lowat(struct conn *c, size_t low)
+{
+    conn_set_read_watermarks(c, low, low > CONN_READ_HIGH_MIN ? low : CONN_READ_HIGH_MIN);
+}
+
+/*
+ * Bounds the input at read_high without a standing read high watermark:
+ * while one is set, libevent re-adds the read event on every change to the
+ * input (an event_add for each read and each drain). So it is set only
+ * while the input holds half the bound or more, and cleared once it holds
+ * less. Called after every read callback; one read between two calls adds
+ * at most 4 KiB (16 KiB for TLS), and none is reported before the low
+ * watermark is reached, so the input stays within the bound plus one read.
+ */
+static void conn_bound_input(struct conn *c)
+{
+    size_t len = evbuffer_get_length(bufferevent_get_input(c->bev));
+    bool cap = len >= c->read_high / 2;
+    if (cap == c->read_capped)
+        return;
+    c->read_capped = cap;
+    bufferevent_setwatermark(c->bev, EV_READ, c->read_lowat, cap ? c->read_high : 0);
 }
 
 struct conn *conn_create(struct worker *w, int fd, bool tls)
@@ -74,6 +100,7 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
     if (c == NULL)
         return NULL;
     c->worker = w;
+    c->fd = fd;
     c->cookie.conn = c;
     /* TLS differs only in the bufferevent: every path below is the same. */
     c->bev = tls ? conn_tls_bev(c, fd) : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -425,7 +452,7 @@ static void conn_flush(struct conn *c)
     if (!c->write_armed && evbuffer_get_length(out) > 0) {
         /* The bufferevent freezes the output's front so that only it drains it. */
         evbuffer_unfreeze(out, 1);
-        int n = evbuffer_write(out, bufferevent_getfd(c->bev));
+        int n = evbuffer_write(out, c->fd);
         evbuffer_freeze(out, 1);
         (void)n; /* whatever is left, error or not, goes to the write event */
     }
@@ -446,6 +473,7 @@ static void conn_flush(struct conn *c)
  */
 static void conn_settle(struct conn *c)
 {
+    conn_bound_input(c);
     conn_flush(c);
     size_t left = evbuffer_get_length(bufferevent_get_output(c->bev));
     if (c->state == CONN_CLOSE_AFTER && left == 0) {
@@ -501,8 +529,10 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     c->last_active_ms = conn_clock_ms();
-    if (c->state == CONN_BLOCKED)
-        return; /* the input waits for the blocked command */
+    if (c->state == CONN_BLOCKED) {
+        conn_bound_input(c); /* the input waits for the blocked command */
+        return;
+    }
     if (!c->protocol_chosen && !conn_choose_protocol(c))
         return;
     if (conn_process(c))

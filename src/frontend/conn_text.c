@@ -33,8 +33,7 @@
 /* Sets both read watermarks; the high one lets a long retrieval line keep arriving. */
 static void conn_text_watermark(struct conn *c, size_t low, size_t high)
 {
-    c->read_lowat = low;
-    bufferevent_setwatermark(c->bev, EV_READ, low, high < low ? low : high);
+    conn_set_read_watermarks(c, low, high);
 }
 
 static void conn_text_reply(struct conn *c, const char *s)
