@@ -141,7 +141,7 @@ static void conn_free(struct conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    cookie_reset(&c->cookie);
+    cookie_deinit(&c->cookie);
     event_free(c->resume);
     if (c->handshake_timer != NULL)
         event_free(c->handshake_timer);
