@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "engines/disk/disk.h"
 #include "engines/memory/memory.h"
 #include "engines/wouldblock/wouldblock.h"
 #include "executor/executor.h"
@@ -22,17 +23,60 @@
 /* Exit status for bad flags, as the README documents. */
 #define EXIT_USAGE 2
 
+/* Settings an engine reads beyond struct config, parsed by check_engine_settings. */
+struct engine_settings {
+    struct wouldblock_mode mode;
+    double compact_threshold;
+    struct store_faults faults;
+};
+
 /* Engine settings config_parse cannot check (they belong to an engine): 0, or -1 with err. */
-static int check_engine_settings(const struct config *cfg, struct wouldblock_mode *mode, char *err,
+static int check_engine_settings(const struct config *cfg, struct engine_settings *es, char *err,
                                  size_t errlen)
 {
     char why[160];
-    if (wouldblock_mode_parse(cfg->wouldblock_mode, strlen(cfg->wouldblock_mode), mode, why,
+    if (wouldblock_mode_parse(cfg->wouldblock_mode, strlen(cfg->wouldblock_mode), &es->mode, why,
                               sizeof(why)) != 0) {
         snprintf(err, errlen, "-o wouldblock_mode: %s", why);
         return -1;
     }
+    char *end;
+    es->compact_threshold = strtod(cfg->compact_threshold, &end);
+    if (*end != '\0' || !(es->compact_threshold >= 0.0 && es->compact_threshold <= 1.0)) {
+        snprintf(err, errlen, "-o compact_threshold: '%s' is not a fraction from 0 to 1",
+                 cfg->compact_threshold);
+        return -1;
+    }
+    if (disk_faults_parse(cfg->disk_faults, &es->faults, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "-o disk_faults: %s", why);
+        return -1;
+    }
     return 0;
+}
+
+static struct engine *create_disk(const struct config *cfg, const struct engine_settings *es,
+                                  const struct executors *x)
+{
+    struct disk_engine_config dc = {
+        .data_dir = cfg->data_dir,
+        .limit_bytes = cfg->memory_limit,
+        .item_size_max = cfg->item_size_max,
+        .sync = strcmp(cfg->durability, "sync") == 0,
+        .flush_interval_ms = (unsigned)cfg->flush_interval_ms,
+        .compact_threshold = es->compact_threshold,
+        .segment_max = cfg->segment_size,
+        .repair = cfg->repair,
+        .fetch_delay_us = (unsigned)cfg->disk_fetch_delay_us,
+        .faults = es->faults,
+    };
+    struct disk_pools pools = {.reader = x->pool[EXECUTOR_READER],
+                               .writer = x->pool[EXECUTOR_WRITER],
+                               .aux = x->pool[EXECUTOR_AUX]};
+    char err[1024] = "";
+    struct engine *e = disk_engine_create(&dc, frontend_engine_host(), &pools, err, sizeof(err));
+    if (e == NULL)
+        fprintf(stderr, "basalt: %s\n", err);
+    return e;
 }
 
 static struct engine *create_memory(const struct config *cfg)
@@ -45,15 +89,17 @@ static struct engine *create_memory(const struct config *cfg)
     return memory_engine_create(&mc, frontend_engine_host());
 }
 
-static struct engine *create_engine(const struct config *cfg, const struct wouldblock_mode *mode,
+static struct engine *create_engine(const struct config *cfg, const struct engine_settings *es,
                                     const struct executors *x)
 {
     if (strcmp(cfg->engine, "memory") == 0)
         return create_memory(cfg);
+    if (strcmp(cfg->engine, "disk") == 0)
+        return create_disk(cfg, es, x);
     if (strcmp(cfg->engine, "wouldblock") == 0) {
         /* The only inner engine config accepts is memory. */
         struct engine *inner = create_memory(cfg);
-        struct wouldblock_config wc = {.mode = *mode,
+        struct wouldblock_config wc = {.mode = es->mode,
                                        .delay_us = (unsigned)cfg->wouldblock_delay_us};
         return inner ? wouldblock_engine_create(&wc, inner, frontend_engine_host(),
                                                 x->pool[EXECUTOR_READER])
@@ -75,14 +121,14 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
     frontend_reload(arg);
 }
 
-static int run(const struct config *cfg, const struct wouldblock_mode *mode)
+static int run(const struct config *cfg, const struct engine_settings *es)
 {
     struct executors x;
     if (executors_setup(&x, cfg->reader_threads, 1, 1) != 0) {
         fprintf(stderr, "basalt: cannot start the executor threads\n");
         return EXIT_FAILURE;
     }
-    struct engine *engine = create_engine(cfg, mode, &x);
+    struct engine *engine = create_engine(cfg, es, &x);
     if (engine == NULL) {
         executors_teardown(&x);
         return EXIT_FAILURE;
@@ -132,8 +178,8 @@ int main(int argc, char **argv)
     case CONFIG_RUN:
         break;
     }
-    struct wouldblock_mode mode;
-    if (check_engine_settings(&cfg, &mode, err, sizeof(err)) != 0) {
+    static struct engine_settings es;
+    if (check_engine_settings(&cfg, &es, err, sizeof(err)) != 0) {
         fprintf(stderr, "basalt: %s\n", err);
         return EXIT_USAGE;
     }
@@ -145,5 +191,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "basalt: libevent has no pthreads support\n");
         return EXIT_FAILURE;
     }
-    return run(&cfg, &mode);
+    return run(&cfg, &es);
 }

@@ -15,7 +15,9 @@
 #include "config/value.h"
 
 /* The engines -o engine= accepts; add a name here when an engine is added. */
-static const char *const engine_names[] = {"memory", "wouldblock"};
+static const char *const engine_names[] = {"memory", "wouldblock", "disk"};
+/* The disk engine's durability policies. */
+static const char *const durability_names[] = {"async", "sync"};
 /* The engines wouldblock can wrap. */
 static const char *const inner_names[] = {"memory"};
 /* -B: memcached's protocol names; auto picks by the first byte of a connection. */
@@ -89,6 +91,7 @@ static const struct value_spec handshake_spec = INT_SPEC(ssl_handshake_timeout, 
 static const struct value_spec idle_spec = MSEC_SPEC(idle_timeout_ms, 86400);
 static const struct value_spec read_timeout_spec = MSEC_SPEC(read_timeout_ms, 86400);
 static const struct value_spec stuck_spec = MSEC_SPEC(stuck_send_timeout_ms, 86400);
+static const struct value_spec shutdown_spec = MSEC_SPEC(shutdown_timeout_ms, 3600);
 static const struct value_spec plain_spec = INT_SPEC(sasl_plain_over_plaintext, 0, 1);
 static const struct value_spec tls_version_spec = {.kind = VALUE_CHOICE,
                                                    .offset =
@@ -108,6 +111,19 @@ static const struct value_spec wb_inner_spec = {.kind = VALUE_CHOICE,
 static const struct value_spec wb_mode_spec = {.kind = VALUE_TEXT,
                                                .offset = offsetof(struct config, wouldblock_mode)};
 static const struct value_spec wb_delay_spec = INT_SPEC(wouldblock_delay_us, 0, 10000000);
+static const struct value_spec data_dir_spec = STRING_SPEC(data_dir);
+static const struct value_spec durability_spec = {.kind = VALUE_CHOICE,
+                                                  .offset = offsetof(struct config, durability),
+                                                  .choices = durability_names,
+                                                  .nchoices = ARRAY_LEN(durability_names)};
+static const struct value_spec flush_interval_spec = INT_SPEC(flush_interval_ms, 1, 60000);
+static const struct value_spec compact_spec = {
+    .kind = VALUE_TEXT, .offset = offsetof(struct config, compact_threshold)};
+static const struct value_spec segment_spec =
+    SIZE_SPEC(segment_size, 64 * CONFIG_KIB, 4 * CONFIG_GIB, 1);
+static const struct value_spec faults_spec = {.kind = VALUE_TEXT,
+                                              .offset = offsetof(struct config, disk_faults)};
+static const struct value_spec fetch_delay_spec = INT_SPEC(disk_fetch_delay_us, 0, 10000000);
 
 /* State of one config_parse call. */
 struct parse {
@@ -124,8 +140,11 @@ typedef int (*flag_fn)(struct parse *p, const char *flag, const char *arg);
 /* Writes the default of a custom flag for --help. */
 typedef void (*show_fn)(const struct config *d, char *buf, size_t n);
 
+/* Keys of long-only flags: above every short option letter. */
+enum { FLAG_DATA_DIR = 256, FLAG_REPAIR };
+
 struct flag {
-    int key;               /* the short option letter */
+    int key;               /* the short option letter, or a FLAG_* for a long-only flag */
     const char *long_name; /* memcached's long option */
     int has_arg;           /* of the long option; the short one takes an argument iff required */
     const char *metavar;
@@ -152,6 +171,7 @@ static int apply_shutdown(struct parse *p, const char *flag, const char *arg);
 static int apply_help(struct parse *p, const char *flag, const char *arg);
 static int apply_tls(struct parse *p, const char *flag, const char *arg);
 static int apply_sasl(struct parse *p, const char *flag, const char *arg);
+static int apply_repair(struct parse *p, const char *flag, const char *arg);
 static void show_listen(const struct config *d, char *buf, size_t n);
 static void show_zero(const struct config *d, char *buf, size_t n);
 
@@ -184,6 +204,11 @@ static const struct flag flags[] = {
      NULL},
     {'S', "enable-sasl", no_argument, NULL, "require SASL authentication (binary protocol)", NULL,
      apply_sasl, NULL},
+    {FLAG_DATA_DIR, "data-dir", required_argument, "PATH",
+     "keep the data in PATH (the disk engine); same as -o data_dir=PATH", &data_dir_spec, NULL,
+     NULL},
+    {FLAG_REPAIR, "repair", no_argument, NULL,
+     "disk engine: start despite corrupt records, dropping them", NULL, apply_repair, NULL},
     {'V', "version", no_argument, NULL, "print the version and exit", NULL, apply_version, NULL},
     {'h', "help", no_argument, NULL, "print this help and exit", NULL, apply_help, NULL},
 };
@@ -199,6 +224,8 @@ static const struct extended extended[] = {
      &read_timeout_spec},
     {"stuck_send_timeout", "SECONDS", "close a connection whose replies stay unread (0: never)",
      &stuck_spec},
+    {"shutdown_timeout", "SECONDS", "at exit, wait this long for replies to be sent",
+     &shutdown_spec},
     {"ssl_chain_cert", "FILE", "TLS server certificate chain (PEM)", &chain_spec},
     {"ssl_key", "FILE", "TLS server private key (PEM)", &key_spec},
     {"ssl_ca_cert", "FILE", "CA certificates trusted for client certificates (PEM)", &ca_spec},
@@ -216,6 +243,17 @@ static const struct extended extended[] = {
      &wb_mode_spec},
     {"wouldblock_delay_us", "N", "wouldblock: microseconds before a completion, 0-10000000",
      &wb_delay_spec},
+    {"data_dir", "PATH", "disk engine: data directory (implies engine=disk)", &data_dir_spec},
+    {"durability", "POLICY", "disk engine: reply before (async) or after (sync) the fsync",
+     &durability_spec},
+    {"flush_interval_ms", "MS", "disk engine, async: fsync at least this often, 1-60000",
+     &flush_interval_spec},
+    {"compact_threshold", "FRACTION", "disk engine: rewrite segments less live than this, 0-1",
+     &compact_spec},
+    {"segment_size", "SIZE", "disk engine: bytes per segment file", &segment_spec},
+    {"disk_faults", "SPEC", "tests only: write:N[:COUNT][:ERRNO] or fsync:..., joined by +",
+     &faults_spec},
+    {"disk_fetch_delay_us", "N", "tests only: delay of each background fetch", &fetch_delay_spec},
 };
 
 void config_defaults(struct config *c)
@@ -236,6 +274,7 @@ void config_defaults(struct config *c)
     c->idle_timeout_ms = 0;
     c->read_timeout_ms = 30 * 1000;
     c->stuck_send_timeout_ms = 360 * 1000;
+    c->shutdown_timeout_ms = 5 * 1000;
     strcpy(c->engine, "memory");
     strcpy(c->ssl_min_version, "tlsv1.2");
     c->ssl_handshake_timeout = 10;
@@ -245,6 +284,10 @@ void config_defaults(struct config *c)
     strcpy(c->wouldblock_mode, "always");
     c->wouldblock_delay_us = 0;
     strcpy(c->protocol, "auto");
+    strcpy(c->durability, "async");
+    c->flush_interval_ms = 10;
+    strcpy(c->compact_threshold, "0.5");
+    c->segment_size = 64 * CONFIG_MIB;
 }
 
 /* Writes the names a VALUE_CHOICE setting accepts as "a, b, c". */
@@ -493,6 +536,12 @@ static int apply_sasl(struct parse *p, const char *flag, const char *arg)
     return 0;
 }
 
+static int apply_repair(struct parse *p, const char *flag, const char *arg)
+{
+    p->c->repair = true;
+    return 0;
+}
+
 static int apply_version(struct parse *p, const char *flag, const char *arg)
 {
     fprintf(p->out, "basalt %s\n", BASALT_VERSION);
@@ -554,7 +603,10 @@ static int apply_help(struct parse *p, const char *flag, const char *arg)
     for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
         const struct flag *f = &flags[i];
         const char *sep = f->has_arg == optional_argument ? "[=" : "=";
-        snprintf(option, sizeof(option), "-%c, --%s%s%s%s", f->key, f->long_name,
+        char shortopt[8] = "    ";
+        if (f->key < FLAG_DATA_DIR)
+            snprintf(shortopt, sizeof(shortopt), "-%c, ", f->key);
+        snprintf(option, sizeof(option), "%s--%s%s%s%s", shortopt, f->long_name,
                  f->metavar ? sep : "", f->metavar ? f->metavar : "",
                  f->has_arg == optional_argument ? "]" : "");
         show_default(&d, f->value, f->show, def, sizeof(def));
@@ -599,6 +651,8 @@ static void build_getopt(struct option *longopts, char *optstring)
     *s++ = ':';
     for (size_t i = 0; i < ARRAY_LEN(flags); i++) {
         longopts[i] = (struct option){flags[i].long_name, flags[i].has_arg, NULL, flags[i].key};
+        if (flags[i].key >= FLAG_DATA_DIR)
+            continue; /* long only */
         *s++ = (char)flags[i].key;
         if (flags[i].has_arg == required_argument)
             *s++ = ':';
@@ -655,6 +709,19 @@ static int check_security(struct parse *p)
     return 0;
 }
 
+/* --data-dir picks the disk engine, which needs a data directory. */
+static int check_disk(struct parse *p)
+{
+    struct config *c = p->c;
+    if (c->data_dir[0] != '\0' && strcmp(c->engine, "memory") == 0)
+        strcpy(c->engine, "disk");
+    if (strcmp(c->engine, "disk") == 0 && c->data_dir[0] == '\0') {
+        config_errorf(p->err, p->errlen, "-o engine=disk needs a data directory (--data-dir PATH)");
+        return -1;
+    }
+    return 0;
+}
+
 /* Settings that constrain each other, checked once every flag is read. */
 static int check_rules(struct parse *p)
 {
@@ -668,6 +735,8 @@ static int check_rules(struct parse *p)
                       mem);
         return -1;
     }
+    if (check_disk(p) != 0)
+        return -1;
     return check_security(p);
 }
 
@@ -693,7 +762,7 @@ static int parse_flags(struct parse *p, int argc, char **argv)
         if (longindex >= 0)
             snprintf(name, sizeof(name), "--%s", f->long_name);
         else
-            snprintf(name, sizeof(name), "-%c", ch);
+            snprintf(name, sizeof(name), "-%c", ch & 0x7f);
         /* Only a long option can carry an optional argument (--verbose=2). */
         const char *arg = f->has_arg == required_argument || longindex >= 0 ? optarg : NULL;
         if (f->has_arg == no_argument)

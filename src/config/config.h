@@ -45,6 +45,7 @@ struct config {
     int idle_timeout_ms;            /* -o idle_timeout (seconds): 0 = never (default) */
     int read_timeout_ms;            /* -o read_timeout: an incomplete command, default 30 s */
     int stuck_send_timeout_ms;      /* -o stuck_send_timeout: unread replies, default 360 s */
+    int shutdown_timeout_ms;        /* -o shutdown_timeout: replies flushed at exit, default 5 s */
     char engine[CONFIG_NAME_LEN];   /* default "memory" */
     char protocol[CONFIG_NAME_LEN]; /* -B auto|binary|ascii, default "auto" */
     bool enable_shutdown;           /* -A: the text `shutdown` command stops the server */
@@ -68,6 +69,16 @@ struct config {
     char wouldblock_mode[CONFIG_NAME_LEN];  /* always|random:P|error:STATUS|never, default always;
                                                the engine's parser checks it (main.c) */
     int wouldblock_delay_us;                /* delay before a completion, default 0 */
+    /* The disk engine (engine=disk, or --data-dir). */
+    char data_dir[CONFIG_PATH_LEN];          /* -o data_dir / --data-dir; implies engine=disk */
+    bool repair;                             /* --repair: drop corrupt records at start */
+    char durability[CONFIG_NAME_LEN];        /* async (default) or sync */
+    int flush_interval_ms;                   /* async: fsync at least this often, default 10 */
+    char compact_threshold[CONFIG_NAME_LEN]; /* live fraction below which a segment is rewritten,
+                                                default 0.5; the engine checks it (main.c) */
+    size_t segment_size;                     /* bytes per segment file, default 64 MiB */
+    char disk_faults[CONFIG_NAME_LEN];       /* test only: injected write/fsync failures */
+    int disk_fetch_delay_us;                 /* test only: delay of each background fetch */
 };
 
 enum config_result {

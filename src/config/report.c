@@ -102,6 +102,7 @@ void config_foreach(const struct config *c,
     emit_duration(fn, ctx, "idle_timeout", c->idle_timeout_ms);
     emit_duration(fn, ctx, "read_timeout", c->read_timeout_ms);
     emit_duration(fn, ctx, "stuck_send_timeout", c->stuck_send_timeout_ms);
+    emit_duration(fn, ctx, "shutdown_timeout", c->shutdown_timeout_ms);
     fn(ctx, "engine", c->engine);
     fn(ctx, "ssl_enabled", config_tls_used(c) ? "yes" : "no");
     fn(ctx, "ssl_chain_cert", c->ssl_chain_cert);

@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const char *engine_status_str(engine_status s)
 {
@@ -30,4 +31,21 @@ void item_unref(struct item *it)
     /* acq_rel: the freeing thread must see every write made under other references. */
     if (atomic_fetch_sub_explicit(&it->refcount, 1, memory_order_acq_rel) == 1)
         free(it);
+}
+
+void item_init(struct item *it, const void *key, size_t nkey, size_t nbytes, uint32_t flags,
+               rel_time_t exptime)
+{
+    it->engine_next = NULL;
+    it->engine_prev = NULL;
+    it->engine_lnext = NULL;
+    it->cas = 0;
+    it->exptime = exptime;
+    it->flags = flags;
+    it->nbytes = (uint32_t)nbytes;
+    atomic_init(&it->refcount, 1);
+    it->nkey = (uint8_t)nkey;
+    it->engine_bits = 0;
+    it->engine_atime = 0;
+    memcpy(it->data, key, nkey);
 }

@@ -62,6 +62,14 @@ static inline const char *item_cvalue(const struct item *it)
     return it->data + it->nkey;
 }
 
+/*
+ * Initialises the header of a fresh block of at least item_total_size(nkey,
+ * nbytes) bytes: one reference, CAS 0, engine fields cleared, key copied.
+ * Field by field: the block may be shorter than sizeof(struct item).
+ */
+void item_init(struct item *it, const void *key, size_t nkey, size_t nbytes, uint32_t flags,
+               rel_time_t exptime);
+
 /* Takes one more reference. */
 static inline void item_ref(struct item *it)
 {

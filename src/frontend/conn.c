@@ -157,6 +157,7 @@ static void conn_free(struct conn *c)
 void conn_close(struct conn *c)
 {
     if (c->bev != NULL) {
+        conn_timeout_untrack(c);
         bufferevent_free(c->bev);
         c->bev = NULL;
     }
@@ -179,6 +180,19 @@ void conn_close_all(struct worker *w)
         struct conn *next = c->next;
         if (c->bev != NULL)
             conn_close(c);
+        c = next;
+    }
+}
+
+void conn_close_all_after_write(struct worker *w)
+{
+    struct conn *c = w->conns;
+    while (c != NULL) {
+        struct conn *next = c->next;
+        if (c->bev != NULL && c->cookie.blocked)
+            conn_close(c);
+        else if (c->bev != NULL && c->state != CONN_CLOSE_AFTER)
+            conn_close_after_write(c);
         c = next;
     }
 }

@@ -65,14 +65,24 @@ struct conn *conn_create(struct worker *w, int fd, bool tls);
 /* Closes and frees a connection now (queued output is dropped). */
 void conn_close(struct conn *c);
 
-/* Closes every connection of a worker (shutdown). */
+/* Closes every connection of a worker now (shutdown), queued output dropped. */
 void conn_close_all(struct worker *w);
+
+/*
+ * Shutdown: every connection stops reading and closes once its queued
+ * replies are written; one blocked on the engine is closed now (the engine
+ * is told, the connection freed by its completion).
+ */
+void conn_close_all_after_write(struct worker *w);
 
 /* Milliseconds of a monotonic clock (coarse: a few ms), for the timeouts. */
 uint64_t conn_clock_ms(void);
 
 /* Starts tracking c's timeouts (its output progress); conn_create calls it. */
 void conn_timeout_track(struct conn *c);
+
+/* Stops tracking c's output (before its bufferevent is freed). */
+void conn_timeout_untrack(struct conn *c);
 
 /* Arms the worker's timeout sweep when any timeout is set; 0 or -1 (out of memory). */
 int conn_timeouts_start(struct worker *w) WARN_UNUSED;

@@ -45,6 +45,12 @@ void conn_timeout_track(struct conn *c)
     evbuffer_add_cb(bufferevent_get_output(c->bev), conn_output_cb, c);
 }
 
+void conn_timeout_untrack(struct conn *c)
+{
+    /* libevent may free the buffer after the connection: it must not call back into it. */
+    evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_output_cb, c);
+}
+
 /* Which timeout, if any, c has run into at now; NULL when none. */
 static const char *conn_expired(const struct conn *c, const struct config *cfg, uint64_t now,
                                 enum stats_counter *counter)

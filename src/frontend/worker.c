@@ -102,16 +102,37 @@ void worker_hand_over(struct worker *w, int fd, bool tls)
     atomic_fetch_sub(&w->fe->curr_connections, 1);
 }
 
+/* shutdown_timeout has passed: replies still unsent are dropped with their connections. */
+static void worker_shutdown_expired(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    log_info("worker %d: shutdown_timeout passed; closing the connections left", w->id);
+    conn_close_all(w);
+    if (w->conns == NULL)
+        event_base_loopbreak(w->base);
+}
+
 /*
- * Inbox closure: close every connection and leave the loop. Connections whose
- * cookie is blocked stay until the engine's notify frees them (the engine is
- * told of the disconnect); the last one to go breaks the loop (conn.c).
+ * Inbox closure: stop reading everywhere, let queued replies go out for at
+ * most shutdown_timeout, then close what is left and leave the loop.
+ * Connections whose cookie is blocked stay until the engine's notify frees
+ * them (the engine is told of the disconnect); the last connection to go
+ * breaks the loop (conn.c).
  */
 static void worker_shutdown(void *arg)
 {
     struct worker *w = arg;
     w->stopping = true;
-    conn_close_all(w);
+    int ms = w->fe->cfg->shutdown_timeout_ms;
+    if (ms > 0)
+        w->shutdown_timer = evtimer_new(w->base, worker_shutdown_expired, w);
+    if (w->shutdown_timer != NULL) {
+        conn_close_all_after_write(w);
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(w->shutdown_timer, &tv);
+    } else {
+        conn_close_all(w);
+    }
     if (w->conns == NULL)
         event_base_loopbreak(w->base);
 }
@@ -137,6 +158,8 @@ void worker_destroy(struct worker **wp)
     conn_close_all(w);
     if (w->sweep != NULL)
         event_free(w->sweep);
+    if (w->shutdown_timer != NULL)
+        event_free(w->shutdown_timer);
     if (w->base != NULL)
         event_base_free(w->base);
     free(w);

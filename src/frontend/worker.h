@@ -25,6 +25,7 @@ struct worker {
     struct stats_thread stats;
     struct conn *conns;  /* every live connection of this worker (conn.c's list) */
     struct event *sweep; /* the timeout sweep (conn_timeout.c), or NULL when no timeout is set */
+    struct event *shutdown_timer; /* bounds the flush of replies at shutdown, or NULL */
     bool stopping;
 };
 

@@ -5,6 +5,7 @@
  */
 #include "integration/harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -100,18 +101,59 @@ static void exec_server(const char **argv, pid_t parent, const char *stderr_path
     _exit(127);
 }
 
+int remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    struct dirent *e;
+    char file[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+            unlink(file);
+        }
+    }
+    closedir(d);
+    return rmdir(path);
+}
+
+#define DATA_DIR_MARK "@DATA_DIR@"
+
+/* Copies env into buf with every @DATA_DIR@ replaced by a fresh directory made for s. */
+static int expand_data_dir(struct server *s, const char *env, char *buf, size_t cap)
+{
+    const char *mark = strstr(env, DATA_DIR_MARK);
+    if (mark == NULL) {
+        snprintf(buf, cap, "%s", env);
+        return 0;
+    }
+    if (s->data_dir[0] == '\0') {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(s->data_dir, sizeof(s->data_dir), "%s/basalt-data-XXXXXX", tmp ? tmp : "/tmp");
+        if (mkdtemp(s->data_dir) == NULL) {
+            s->data_dir[0] = '\0';
+            return -1;
+        }
+    }
+    snprintf(buf, cap, "%.*s%s%s", (int)(mark - env), env, s->data_dir,
+             mark + strlen(DATA_DIR_MARK));
+    return 0;
+}
+
 /*
  * Appends $BASALT_TEST_ARGS (words separated by spaces) for basalt: how ctest
- * runs the same suite against other engine settings (e.g. wouldblock).
- * buf holds the words and must live until exec.
+ * runs the same suite against other engine settings (e.g. wouldblock, disk;
+ * @DATA_DIR@ stands for an empty directory per server). buf holds the words
+ * and must live until exec.
  */
-static void add_env_args(const char **argv, int *n, char *buf, size_t cap)
+static void add_env_args(struct server *s, const char **argv, int *n, char *buf, size_t cap)
 {
     const char *env = getenv("BASALT_TEST_ARGS");
-    if (env == NULL) {
+    if (env == NULL || expand_data_dir(s, env, buf, cap) != 0) {
         return;
     }
-    snprintf(buf, cap, "%s", env);
     for (char *w = strtok(buf, " "); w && *n < MAX_ARGS - 1; w = strtok(NULL, " ")) {
         argv[(*n)++] = w;
     }
@@ -142,7 +184,7 @@ static pid_t spawn_server(struct server *s, const struct server_opts *o)
         add_list(argv, &n, s->is_memcached ? o->memcached_args : o->basalt_args);
     }
     if (!s->is_memcached) {
-        add_env_args(argv, &n, env_args, sizeof(env_args));
+        add_env_args(s, argv, &n, env_args, sizeof(env_args));
     }
     argv[n] = NULL;
     fflush(NULL);
@@ -269,6 +311,12 @@ int server_stop(struct server *s)
     }
     int rc = report_status(s, killed);
     s->pid = 0;
+    if (s->data_dir[0] != '\0') {
+        if (remove_dir(s->data_dir) != 0) {
+            fprintf(stderr, "harness: cannot remove %s: %s\n", s->data_dir, strerror(errno));
+        }
+        s->data_dir[0] = '\0';
+    }
     return rc;
 }
 

@@ -25,6 +25,9 @@ struct server {
     bool is_memcached;
     bool reaped; /* exited and reaped; status is valid */
     int status;  /* waitpid status once reaped */
+    /* A fresh directory standing for @DATA_DIR@ in $BASALT_TEST_ARGS, removed by server_stop
+     * ("" when unused): the disk engine's suites get an empty data directory per server. */
+    char data_dir[256];
 };
 
 /* Extra arguments, each list NULL-terminated (or NULL for none). */
@@ -34,6 +37,9 @@ struct server_opts {
     const char *const *basalt_args;    /* only for basalt */
     const char *stderr_path;           /* append the server's stderr to this file (NULL: inherit) */
 };
+
+/* Removes a directory and the files in it (one level, as a data directory has). 0 or -1. */
+int remove_dir(const char *path);
 
 /* Path of the server under test: $BASALT_TEST_SERVER or BASALT_BIN. */
 const char *server_path(void);

@@ -1,8 +1,10 @@
 /*
  * Signals: SIGTERM and SIGINT while several clients pipeline requests make
  * the server exit 0 within a bound, with nothing reported by the sanitizers
- * on its stderr; SIGHUP on a server without TLS or SASL reloads nothing and
- * leaves it serving. (SIGPIPE: test_hostile's reset in the middle of a large
+ * on its stderr; a reply queued when SIGTERM arrives is still sent whole,
+ * and a client that never reads holds the exit for at most shutdown_timeout;
+ * SIGHUP on a server without TLS or SASL reloads nothing and leaves it
+ * serving. (SIGPIPE: test_hostile's reset in the middle of a large
  * reply would kill a server that did not ignore it.) The load runs on client
  * threads; the server is stopped by PID.
  */
@@ -152,6 +154,74 @@ static void test_sigint_under_load(void **state)
     stop_under_load(*state, SIGINT);
 }
 
+#define BIG_REPLY (30u << 20) /* far more than the socket buffers on the way hold */
+
+static int big_setup(void **state)
+{
+    static const char *const args[] = {"-I", "32m", "-o", "shutdown_timeout=1", NULL};
+    snprintf(stderr_path, sizeof(stderr_path), "/tmp/basalt_signals_%d.err", (int)getpid());
+    unlink(stderr_path);
+    const struct server_opts o = {.basalt_args = args, .stderr_path = stderr_path};
+    return server_setup_opts(state, &o);
+}
+
+/* Stores BIG_REPLY bytes under "big", then sends a GET of it on a new connection it returns. */
+static int queue_big_reply(struct server *s)
+{
+    uint8_t *val = malloc(BIG_REPLY);
+    assert_non_null(val);
+    memset(val, 'q', BIG_REPLY);
+    int fd = sock_connect(s->port);
+    assert_true(fd >= 0);
+    assert_int_equal(kv_set(fd, BIN_CMD_SET, "big", val, BIG_REPLY, 0, 0), BIN_STATUS_SUCCESS);
+    close(fd);
+    free(val);
+    fd = sock_connect(s->port);
+    assert_true(fd >= 0);
+    struct frame_req get = {.opcode = BIN_CMD_GET, .key = "big", .keylen = 3, .opaque = 5};
+    assert_int_equal(frame_send(fd, &get), 0);
+    sleep_ms(300); /* the GET has run: its reply waits, mostly in the server's output */
+    return fd;
+}
+
+/* Waits for the server to exit by itself within bound_ms, then checks it exited 0. */
+static void exits_cleanly(struct server *s, int bound_ms)
+{
+    int64_t start = now_ms();
+    while (server_alive(s) && now_ms() - start < bound_ms)
+        sleep_ms(5);
+    assert_false(server_alive(s));
+    assert_int_equal(server_stop(s), 0);
+    assert_true(stderr_clean());
+}
+
+static void test_sigterm_sends_queued_reply(void **state)
+{
+    struct server *s = *state;
+    int fd = queue_big_reply(s);
+    assert_int_equal(kill(s->pid, SIGTERM), 0);
+    /* The whole reply, then the close. */
+    struct frame_resp m;
+    assert_int_equal(frame_recv(fd, &m, IO_TIMEOUT_MS), 0);
+    assert_int_equal(resp_status(&m), BIN_STATUS_SUCCESS);
+    assert_int_equal(m.h.opaque, 5);
+    assert_int_equal(resp_vallen(&m), BIG_REPLY);
+    frame_free(&m);
+    assert_true(sock_expect_closed(fd, IO_TIMEOUT_MS));
+    close(fd);
+    exits_cleanly(s, EXIT_BOUND_MS);
+}
+
+static void test_sigterm_stuck_reader(void **state)
+{
+    struct server *s = *state;
+    int fd = queue_big_reply(s);
+    /* Never read: the server gives up on the reply after shutdown_timeout (1 s). */
+    assert_int_equal(kill(s->pid, SIGTERM), 0);
+    exits_cleanly(s, EXIT_BOUND_MS);
+    close(fd);
+}
+
 static void test_sighup_without_tls(void **state)
 {
     struct server *s = *state;
@@ -180,6 +250,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sigterm_under_load, signal_setup, signal_teardown),
         cmocka_unit_test_setup_teardown(test_sigint_under_load, signal_setup, signal_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_sends_queued_reply, big_setup,
+                                        signal_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_stuck_reader, big_setup, signal_teardown),
         cmocka_unit_test_setup_teardown(test_sighup_without_tls, signal_setup, signal_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

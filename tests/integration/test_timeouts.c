@@ -83,10 +83,11 @@ static void test_idle_kick(void **state)
     assert_true(idle >= 0);
     int active = sock_connect(s->port);
     assert_true(active >= 0);
-    /* Active: a command every 300 ms for 2.4 s, more than twice the timeout. */
-    for (int i = 0; i < 8; i++) {
+    /* Active: a command every 100 ms for 2.4 s, more than twice the timeout (a
+     * tenth of it apart, so a descheduled test process cannot look idle). */
+    for (int i = 0; i < 24; i++) {
         assert_true(noop_ok(active));
-        sleep_ms(300);
+        sleep_ms(100);
     }
     assert_true(closed_after(idle, start) >= 900);
     assert_true(noop_ok(active));

@@ -2,8 +2,9 @@
  * TLS: binary clients over TLS beside a plain listener (-Z with notls:),
  * plain bytes to a TLS port and a ClientHello to a plain port, TLS 1.1
  * refused, the handshake timeout, certificate reload (good and broken),
- * mutual TLS (good, missing, foreign and expired client certificates) and a 1 MiB
- * value sent by reference through TLS. Certificates are generated per run.
+ * mutual TLS (good, missing, foreign and expired client certificates), a
+ * 1 MiB value sent by reference through TLS, and the idle and read timeouts
+ * on TLS connections. Certificates are generated per run.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -383,6 +384,27 @@ static void test_large_value(void **state)
     env_stop(&e);
 }
 
+/* The connection timeouts apply to TLS connections once their handshake is done. */
+static void test_timeouts_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, "idle_timeout=1,read_timeout=0.5", NULL);
+    struct tls_conn idle, partial;
+    assert_tls_works(e.s.port, NULL);
+    assert_int_equal(tls_open(&idle, e.s.port, NULL), 0);
+    assert_int_equal(tls_open(&partial, e.s.port, NULL), 0);
+    /* Half a header: the rest never comes. */
+    uint8_t half[10] = {BIN_MAGIC_REQUEST, BIN_CMD_GET};
+    assert_int_equal(tls_write_all(&partial, half, sizeof(half)), 0);
+    assert_true(tls_expect_closed(&partial));
+    assert_true(tls_expect_closed(&idle));
+    assert_int_equal(plain_stat(e.plain_port, "read_timeout_kicks"), 1);
+    assert_int_equal(plain_stat(e.plain_port, "idle_kicks"), 1);
+    tls_close(&partial);
+    tls_close(&idle);
+    env_stop(&e);
+}
+
 #ifdef BENCH_BIN
 /* basalt-bench --tls (the load generator of bench/compare's TLS rows) runs clean. */
 static void test_bench_over_tls(void **state)
@@ -430,6 +452,7 @@ int main(void)
 #ifdef BENCH_BIN
         cmocka_unit_test(test_bench_over_tls),
 #endif
+        cmocka_unit_test(test_timeouts_over_tls),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

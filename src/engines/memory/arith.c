@@ -8,48 +8,15 @@
 
 #include "base/hash.h"
 #include "engines/memory/memory_internal.h"
-
-/* Digits of UINT64_MAX. */
-#define U64_DIGITS 20
-
-bool memory_parse_u64(const char *s, size_t n, uint64_t *out)
-{
-    if (n == 0 || n > U64_DIGITS)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false; /* 2^64 or more */
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
-/* Writes v in decimal without a terminator; returns the length. */
-static size_t format_u64(uint64_t v, char buf[U64_DIGITS])
-{
-    char tmp[U64_DIGITS];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    return n;
-}
+#include "engines/memory/rules.h"
 
 /* Builds the item holding value as decimal text; *out is a new reference. */
 static engine_status text_item(struct memory_engine *me, const void *key, size_t nkey,
                                uint64_t value, uint32_t flags, rel_time_t exptime,
                                struct item **out)
 {
-    char buf[U64_DIGITS];
-    size_t n = format_u64(value, buf);
+    char buf[MEM_U64_DIGITS];
+    size_t n = mem_format_u64(value, buf);
     engine_status st = memory_new_item(me, key, nkey, n, flags, exptime, out);
     if (st == ENGINE_SUCCESS)
         memcpy(item_value(*out), buf, n);
@@ -83,12 +50,8 @@ static engine_status arith_update(struct memory_engine *me, uint64_t hash, struc
     if (a->cas != 0 && old->cas != a->cas)
         return ENGINE_KEY_EEXISTS;
     uint64_t v;
-    if (!memory_parse_u64(item_cvalue(old), old->nbytes, &v))
+    if (!mem_arith_apply(item_cvalue(old), old->nbytes, a, &v))
         return ENGINE_DELTA_BADVAL;
-    if (a->incr)
-        v += a->delta; /* unsigned: wraps at 2^64 as memcached does */
-    else
-        v = v < a->delta ? 0 : v - a->delta;
     struct item *fresh;
     engine_status st = text_item(me, item_key(old), old->nkey, v, old->flags, exptime, &fresh);
     if (st != ENGINE_SUCCESS)

@@ -31,6 +31,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "engines/memory/memory_internal.h"
+#include "engines/memory/rules.h"
 
 static bool key_ok(const void *key, size_t nkey)
 {
@@ -71,19 +72,7 @@ engine_status memory_new_item(struct memory_engine *me, const void *key, size_t 
     struct item *it = malloc(total);
     if (it == NULL)
         return ENGINE_ENOMEM;
-    /* Field by field: the block may be shorter than sizeof(struct item)'s tail padding. */
-    it->engine_next = NULL;
-    it->engine_prev = NULL;
-    it->engine_lnext = NULL;
-    it->cas = 0;
-    it->exptime = exptime;
-    it->flags = flags;
-    it->nbytes = (uint32_t)nbytes;
-    atomic_init(&it->refcount, 1);
-    it->nkey = (uint8_t)nkey;
-    it->engine_bits = 0;
-    it->engine_atime = 0;
-    memcpy(it->data, key, nkey);
+    item_init(it, key, nkey, nbytes, flags, exptime);
     *out = it;
     return ENGINE_SUCCESS;
 }
@@ -188,33 +177,6 @@ static engine_status memory_allocate(struct engine *e, const void *cookie, const
     return memory_new_item(memory_of(e), key, nkey, nbytes, flags, exptime, out);
 }
 
-/* The store rules of memcached for set/add/replace, given the live item (or NULL). */
-static engine_status store_rule(enum engine_store_op op, uint64_t cas, const struct item *old)
-{
-    if (old == NULL) {
-        if (cas != 0 || op == ENGINE_STORE_REPLACE)
-            return ENGINE_KEY_ENOENT;
-        return ENGINE_SUCCESS;
-    }
-    if (op == ENGINE_STORE_ADD)
-        return ENGINE_KEY_EEXISTS;
-    if (op == ENGINE_STORE_INVALIDATE && cas != 0 && cas < old->cas)
-        return ENGINE_SUCCESS; /* stored, and marked stale by the caller */
-    if (cas != 0 && old->cas != cas)
-        return ENGINE_KEY_EEXISTS;
-    return ENGINE_SUCCESS;
-}
-
-/* Fills fresh with old's value and the new bytes of it, in op's order. */
-static void concat_value(struct item *fresh, const struct item *old, const struct item *it,
-                         enum engine_store_op op)
-{
-    const struct item *first = op == ENGINE_STORE_APPEND ? old : it;
-    const struct item *second = op == ENGINE_STORE_APPEND ? it : old;
-    memcpy(item_value(fresh), item_cvalue(first), first->nbytes);
-    memcpy(item_value(fresh) + first->nbytes, item_cvalue(second), second->nbytes);
-}
-
 /*
  * Append and prepend build a new item from the stored one. The copy is made
  * outside the lock and committed only if the stored item did not change
@@ -239,7 +201,7 @@ static engine_status store_concat(struct memory_engine *me, struct item *it, uin
             st = memory_new_item(me, item_key(it), it->nkey, (size_t)old->nbytes + it->nbytes,
                                  old->flags, exptime, &fresh);
         if (st == ENGINE_SUCCESS) {
-            concat_value(fresh, old, it, op);
+            mem_concat_value(fresh, old, it, op);
             fresh->cas = it->cas; /* 0, or the caller's explicit CAS */
             bool done = memory_commit(me, hash, old, fresh, cas_out);
             item_unref(fresh);
@@ -280,7 +242,7 @@ static engine_status memory_store(struct engine *e, const void *cookie, struct i
         st = ENGINE_ENOMEM;
     if (st == ENGINE_SUCCESS) {
         struct item *old = mem_shard_find(s, hash, item_key(it), it->nkey, &v, &g, NULL);
-        st = store_rule(op, cas, old);
+        st = mem_store_rule(op, cas, old);
         bool stale = st == ENGINE_SUCCESS && old != NULL && op == ENGINE_STORE_INVALIDATE &&
                      cas != 0 && cas < old->cas;
         if (st == ENGINE_SUCCESS) {

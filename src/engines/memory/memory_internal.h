@@ -96,9 +96,6 @@ engine_status memory_meta_get(struct engine *e, const void *cookie, const void *
 engine_status memory_invalidate(struct engine *e, const void *cookie, const void *key, size_t nkey,
                                 uint64_t cas, bool touch, rel_time_t exptime);
 
-/* Parses a stored value as a decimal number below 2^64: 1 to 20 digits, nothing else. */
-bool memory_parse_u64(const char *s, size_t n, uint64_t *out) WARN_UNUSED;
-
 /* Starts the reclaimer thread; 0 or -1. */
 int memory_reclaimer_start(struct memory_engine *me) WARN_UNUSED;
 

@@ -26,30 +26,6 @@ static struct item *meta_vivify(struct memory_engine *me, struct mem_shard *s, u
     return it;
 }
 
-/* Reports and updates the state of a found item. Shard lock held. */
-static void meta_observe(struct item *it, struct engine_meta_get *m, rel_time_t now)
-{
-    m->fetched = (it->engine_bits & MEM_BIT_FETCHED) != 0;
-    m->last_access = it->engine_atime;
-    m->win_sent = (it->engine_bits & MEM_BIT_WON) != 0;
-    m->stale = (it->engine_bits & MEM_BIT_STALE) != 0;
-    it->engine_bits |= MEM_BIT_ACTIVE | MEM_BIT_FETCHED;
-    it->engine_atime = now;
-    if (m->touch)
-        it->exptime = m->exptime;
-    bool won = m->created;
-    if (m->recache && !m->win_sent && !m->created && it->exptime != 0 &&
-        it->exptime < m->recache_before)
-        won = true;
-    /* A stale item asks its first reader to refresh it. */
-    if (m->stale && !m->win_sent)
-        won = true;
-    m->won = won;
-    if (won)
-        it->engine_bits |= MEM_BIT_WON;
-    m->exptime_now = it->exptime;
-}
-
 engine_status memory_meta_get(struct engine *e, const void *cookie, const void *key, size_t nkey,
                               struct engine_meta_get *m, struct item **out)
 {
@@ -68,7 +44,7 @@ engine_status memory_meta_get(struct engine *e, const void *cookie, const void *
         m->created = it != NULL;
     }
     if (it != NULL) {
-        meta_observe(it, m, v.now);
+        mem_meta_observe(it, m, v.now);
         item_ref(it);
     }
     pthread_mutex_unlock(&s->lock);

@@ -171,3 +171,26 @@ size_t mem_shard_reclaim(struct mem_shard *s, const struct mem_view *v, size_t m
     mem_ht_scan(&s->ht, &s->reclaim_cursor, max_buckets, reclaim_visit, &r);
     return r.reclaimed;
 }
+
+void mem_meta_observe(struct item *it, struct engine_meta_get *m, rel_time_t now)
+{
+    m->fetched = (it->engine_bits & MEM_BIT_FETCHED) != 0;
+    m->last_access = it->engine_atime;
+    m->win_sent = (it->engine_bits & MEM_BIT_WON) != 0;
+    m->stale = (it->engine_bits & MEM_BIT_STALE) != 0;
+    it->engine_bits |= MEM_BIT_ACTIVE | MEM_BIT_FETCHED;
+    it->engine_atime = now;
+    if (m->touch)
+        it->exptime = m->exptime;
+    bool won = m->created;
+    if (m->recache && !m->win_sent && !m->created && it->exptime != 0 &&
+        it->exptime < m->recache_before)
+        won = true;
+    /* A stale item asks its first reader to refresh it. */
+    if (m->stale && !m->win_sent)
+        won = true;
+    m->won = won;
+    if (won)
+        it->engine_bits |= MEM_BIT_WON;
+    m->exptime_now = it->exptime;
+}

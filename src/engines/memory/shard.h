@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "base/compiler.h"
+#include "engine/engine.h"
 #include "engine/item.h"
 #include "engines/memory/hashtable.h"
 #include "engines/memory/lru.h"
@@ -101,5 +102,12 @@ size_t mem_shard_reclaim(struct mem_shard *s, const struct mem_view *v, size_t m
 
 /* Drops the references held by g; call without any shard lock. */
 void mem_grave_release(struct mem_grave *g);
+
+/*
+ * Meta get on a found item (caller holds its lock): reports its state into m
+ * (fetched, last access, stale, win sent), marks the hit, applies m's touch
+ * and decides whether this caller wins (W). Shared with the disk engine.
+ */
+void mem_meta_observe(struct item *it, struct engine_meta_get *m, rel_time_t now);
 
 #endif

@@ -142,6 +142,7 @@ static void test_foreach_defaults(void **state)
         {"idle_timeout", "0"},
         {"read_timeout", "30"},
         {"stuck_send_timeout", "360"},
+        {"shutdown_timeout", "5"},
         {"engine", "memory"},
         {"ssl_enabled", "no"},
         {"ssl_chain_cert", ""},

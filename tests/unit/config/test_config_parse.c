@@ -288,6 +288,25 @@ static void test_extended(void **state)
     assert_int_equal(r.c.reader_threads, 2);
     assert_int_equal(r.c.enable_test_opcodes, 1);
 
+    /* The disk engine: --data-dir implies it; its -o settings. */
+    assert_int_equal(RUN(&r, "--data-dir", "/var/lib/basalt", "--repair"), CONFIG_RUN);
+    assert_string_equal(r.c.engine, "disk");
+    assert_string_equal(r.c.data_dir, "/var/lib/basalt");
+    assert_true(r.c.repair);
+    assert_string_equal(r.c.durability, "async");
+    assert_int_equal(r.c.flush_interval_ms, 10);
+    assert_string_equal(r.c.compact_threshold, "0.5");
+    assert_int_equal(RUN(&r, "-o", "engine=disk,data_dir=/d,durability=sync,flush_interval_ms=5",
+                         "-o", "compact_threshold=0.25,segment_size=1m"),
+                     CONFIG_RUN);
+    assert_string_equal(r.c.engine, "disk");
+    assert_string_equal(r.c.data_dir, "/d");
+    assert_false(r.c.repair);
+    assert_string_equal(r.c.durability, "sync");
+    assert_int_equal(r.c.flush_interval_ms, 5);
+    assert_string_equal(r.c.compact_threshold, "0.25");
+    assert_int_equal(r.c.segment_size, MIB);
+
     assert_int_equal(RUN(&r, "--extended=reqs_per_event=10000,inbox_batch=1"), CONFIG_RUN);
     assert_int_equal(r.c.reqs_per_event, 10000);
     assert_int_equal(r.c.inbox_batch, 1);

@@ -143,7 +143,8 @@ static void test_stop_waits_for_running_job(void **state)
 struct gate {
     struct executor_pool *p;
     struct counts *c;
-    atomic_int extra; /* jobs the gate itself queued before the pool stopped */
+    atomic_int extra;   /* jobs the gate itself queued before the pool stopped */
+    atomic_int started; /* the gate job is running */
 };
 
 static void gate_noop(void *arg, bool cancelled)
@@ -157,6 +158,7 @@ static void gate_run(void *arg, bool cancelled)
 {
     struct gate *g = arg;
     assert_false(cancelled);
+    atomic_store(&g->started, 1);
     while (executor_submit(g->p, gate_noop, g->c) == 0) {
         atomic_fetch_add(&g->extra, 1);
         sleep_us(1000);
@@ -173,7 +175,10 @@ static void test_stop_cancels_queued_jobs(void **state)
     assert_int_equal(executor_submit(p, gate_run, &g), 0);
     for (int i = 0; i < 10; i++)
         submit_count(p, c, i);
-    sleep_us(5000);
+    /* Stop only once the gate runs: on a loaded machine its thread may start late. */
+    for (int i = 0; i < 5000 && !atomic_load(&g.started); i++)
+        sleep_us(1000);
+    assert_int_equal(atomic_load(&g.started), 1);
     executor_stop(p);
     /* The gate job ran; everything behind it was cancelled, none ran. */
     assert_int_equal(atomic_load(&c->cancelled), 10 + atomic_load(&g.extra));

@@ -17,6 +17,7 @@
 #include "base/hash.h"
 #include "engines/memory/memory.h"
 #include "engines/memory/memory_internal.h"
+#include "engines/memory/rules.h"
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -341,19 +342,19 @@ static void test_destroy_is_prompt(void **state)
 static void test_parse_u64(void **state)
 {
     uint64_t v = 0;
-    assert_true(memory_parse_u64("0", 1, &v) && v == 0);
-    assert_true(memory_parse_u64("42", 2, &v) && v == 42);
-    assert_true(memory_parse_u64("18446744073709551615", 20, &v) && v == UINT64_MAX);
-    assert_true(memory_parse_u64("00000000000000000009", 20, &v) && v == 9);
-    assert_true(memory_parse_u64("123abc", 3, &v) && v == 123); /* only n bytes count */
-    assert_false(memory_parse_u64("18446744073709551616", 20, &v));
-    assert_false(memory_parse_u64("99999999999999999999", 20, &v));
-    assert_false(memory_parse_u64("000000000000000000001", 21, &v));
-    assert_false(memory_parse_u64("", 0, &v));
-    assert_false(memory_parse_u64("1 ", 2, &v));
-    assert_false(memory_parse_u64("-1", 2, &v));
-    assert_false(memory_parse_u64("1/", 2, &v));
-    assert_false(memory_parse_u64("1:", 2, &v));
+    assert_true(mem_parse_u64("0", 1, &v) && v == 0);
+    assert_true(mem_parse_u64("42", 2, &v) && v == 42);
+    assert_true(mem_parse_u64("18446744073709551615", 20, &v) && v == UINT64_MAX);
+    assert_true(mem_parse_u64("00000000000000000009", 20, &v) && v == 9);
+    assert_true(mem_parse_u64("123abc", 3, &v) && v == 123); /* only n bytes count */
+    assert_false(mem_parse_u64("18446744073709551616", 20, &v));
+    assert_false(mem_parse_u64("99999999999999999999", 20, &v));
+    assert_false(mem_parse_u64("000000000000000000001", 21, &v));
+    assert_false(mem_parse_u64("", 0, &v));
+    assert_false(mem_parse_u64("1 ", 2, &v));
+    assert_false(mem_parse_u64("-1", 2, &v));
+    assert_false(mem_parse_u64("1/", 2, &v));
+    assert_false(mem_parse_u64("1:", 2, &v));
 }
 
 #define GROW_THREADS 4

@@ -1,0 +1,498 @@
+/*
+ * The disk engine's write path after memory: the queue of records (filled
+ * by mutations on front-end workers under their shard lock), the flusher
+ * job on the writer pool that appends batches and fsyncs them, the waiters
+ * of durability=sync (group commit: one fsync completes every write it
+ * covers), and the failed state after a write or fsync error. The flusher
+ * is the only job that appends; at most one runs (q.scheduled).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/hash.h"
+#include "base/log.h"
+#include "engines/disk/disk_internal.h"
+
+static int qvec_push(struct disk_qvec *v, const struct disk_qrec *r)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 64;
+        struct disk_qrec *nv = realloc(v->v, cap * sizeof(*nv));
+        if (nv == NULL)
+            return -1;
+        v->v = nv;
+        v->cap = cap;
+    }
+    v->v[v->n++] = *r;
+    return 0;
+}
+
+static void qvec_release(struct disk_qvec *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        item_unref(v->v[i].it);
+    free(v->v);
+    *v = (struct disk_qvec){0};
+}
+
+/* Moves every record of front before those of back; front ends empty. */
+static void qvec_prepend(struct disk_qvec *back, struct disk_qvec *front)
+{
+    if (front->n == 0)
+        return;
+    for (size_t i = 0; i < back->n; i++)
+        (void)qvec_push(front, &back->v[i]); /* grows by doubling; see below on failure */
+    free(back->v);
+    *back = *front;
+    *front = (struct disk_qvec){0};
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void flusher_job(void *arg, bool cancelled);
+static void notify_waiters(struct disk_engine *de, bool failed);
+
+/* Queue lock held: submits the flusher unless one is queued or running. */
+static void kick_locked(struct disk_engine *de)
+{
+    if (de->q.scheduled)
+        return;
+    if (executor_submit(de->pools.writer, flusher_job, de) == 0)
+        de->q.scheduled = true;
+}
+
+uint64_t disk_enqueue(struct disk_engine *de, struct item *it)
+{
+    bool tomb = (it->engine_bits & DISK_BIT_TOMB) != 0;
+    struct disk_qrec r = {.it = it,
+                          .cas = it->cas,
+                          .exptime = disk_abs_time(it->exptime),
+                          .flags = it->flags,
+                          .kind = tomb ? STORE_KIND_TOMBSTONE : STORE_KIND_VALUE};
+    pthread_mutex_lock(&de->q.lock);
+    r.qno = ++de->q.last_qno;
+    if (qvec_push(&de->q.q, &r) == 0) {
+        item_ref(it);
+        disk_meta(it)->pending++;
+    } else {
+        /* Out of memory: the write stays in memory only; say so rather than hide it. */
+        log_warn("disk engine: out of memory queueing a write; it is not persisted");
+    }
+    kick_locked(de);
+    pthread_mutex_unlock(&de->q.lock);
+    return r.qno;
+}
+
+bool disk_writes_refused(struct disk_engine *de)
+{
+    pthread_mutex_lock(&de->q.lock);
+    bool failed = de->q.failed;
+    if (failed && disk_now_ms() >= de->q.retry_at_ms) {
+        de->q.retry_at_ms = disk_now_ms() + de->cfg.flush_interval_ms;
+        kick_locked(de);
+    }
+    pthread_mutex_unlock(&de->q.lock);
+    return failed;
+}
+
+engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t qno,
+                          struct disk_reply *r)
+{
+    if (!de->cfg.sync || cookie == NULL || de->host == NULL)
+        return r->status;
+    pthread_mutex_lock(&de->q.lock);
+    if (qno <= de->q.durable_qno) {
+        pthread_mutex_unlock(&de->q.lock);
+        return r->status;
+    }
+    struct disk_waiter *w = calloc(1, sizeof(*w));
+    if (w == NULL || de->q.failed) {
+        /* Not durable and no way to wait for it (or the disk fails): never claim success. */
+        pthread_mutex_unlock(&de->q.lock);
+        free(w);
+        return ENGINE_TMPFAIL;
+    }
+    *w = (struct disk_waiter){.next = de->q.waiters,
+                              .cookie = cookie,
+                              .qno = qno,
+                              .status = r->status,
+                              .cas = r->cas,
+                              .result = r->result,
+                              .item = r->item,
+                              .meta = r->meta};
+    r->item = NULL;
+    de->q.waiters = w;
+    de->host->set_private(cookie, w);
+    pthread_mutex_unlock(&de->q.lock);
+    return ENGINE_EWOULDBLOCK;
+}
+
+void disk_complete_later(struct disk_engine *de, const void *cookie, uint64_t qno,
+                         engine_status status)
+{
+    struct disk_waiter *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        /* Cannot park: the command is answered with the notify's status instead. */
+        de->host->notify(cookie, ENGINE_ENOMEM);
+        return;
+    }
+    pthread_mutex_lock(&de->q.lock);
+    *w = (struct disk_waiter){.next = de->q.waiters,
+                              .cookie = cookie,
+                              .qno = de->cfg.sync && !de->q.failed ? qno : 0,
+                              .status = de->q.failed && de->cfg.sync ? ENGINE_TMPFAIL : status};
+    de->q.waiters = w;
+    de->host->set_private(cookie, w);
+    pthread_mutex_unlock(&de->q.lock);
+    notify_waiters(de, false);
+}
+
+bool disk_collect(struct disk_engine *de, const void *cookie, struct disk_reply *r)
+{
+    if (de->host == NULL || cookie == NULL || de->host->get_private(cookie) == NULL)
+        return false;
+    struct disk_waiter *found = NULL;
+    pthread_mutex_lock(&de->q.lock);
+    for (struct disk_waiter **p = &de->q.waiters; *p != NULL; p = &(*p)->next) {
+        if ((*p)->cookie == cookie && (*p)->done) {
+            found = *p;
+            *p = found->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&de->q.lock);
+    if (found == NULL)
+        return false;
+    de->host->set_private(cookie, NULL);
+    *r = (struct disk_reply){.status = found->status,
+                             .cas = found->cas,
+                             .result = found->result,
+                             .item = found->item,
+                             .meta = found->meta};
+    free(found);
+    return true;
+}
+
+void disk_waiters_disconnect(struct disk_engine *de, const void *cookie)
+{
+    struct disk_waiter *dead = NULL;
+    pthread_mutex_lock(&de->q.lock);
+    struct disk_waiter **p = &de->q.waiters;
+    while (*p != NULL) {
+        struct disk_waiter *w = *p;
+        if (w->cookie == cookie && w->done) {
+            *p = w->next;
+            w->next = dead;
+            dead = w;
+            continue;
+        }
+        if (w->cookie == cookie)
+            w->orphan = true;
+        p = &w->next;
+    }
+    pthread_mutex_unlock(&de->q.lock);
+    while (dead != NULL) {
+        struct disk_waiter *next = dead->next;
+        if (dead->item != NULL)
+            item_unref(dead->item);
+        free(dead);
+        dead = next;
+    }
+}
+
+/*
+ * Queue lock held: completes the waiters up to durable_qno (all of them
+ * with TMPFAIL when failed), collecting the cookies to notify into *out
+ * (a new array) and the orphans to free into *orphans.
+ */
+static size_t complete_waiters(struct disk_engine *de, bool failed, const void ***out,
+                               struct disk_waiter **orphans)
+{
+    size_t n = 0, cap = 0;
+    const void **cookies = NULL;
+    struct disk_waiter **p = &de->q.waiters;
+    while (*p != NULL) {
+        struct disk_waiter *w = *p;
+        if (w->done || (!failed && w->qno > de->q.durable_qno)) {
+            p = &w->next;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            const void **nc = realloc(cookies, cap * sizeof(*nc));
+            if (nc == NULL)
+                break; /* the rest stay waiting for the next completion */
+            cookies = nc;
+        }
+        cookies[n++] = w->cookie;
+        w->done = true;
+        if (failed)
+            w->status = ENGINE_TMPFAIL;
+        if (w->orphan) {
+            *p = w->next;
+            w->next = *orphans;
+            *orphans = w;
+            continue;
+        }
+        p = &w->next;
+    }
+    *out = cookies;
+    return n;
+}
+
+/* Notifies the waiters made complete by the last durable_qno or failure. */
+static void notify_waiters(struct disk_engine *de, bool failed)
+{
+    const void **cookies = NULL;
+    struct disk_waiter *orphans = NULL;
+    pthread_mutex_lock(&de->q.lock);
+    size_t n = complete_waiters(de, failed, &cookies, &orphans);
+    pthread_mutex_unlock(&de->q.lock);
+    for (size_t i = 0; i < n; i++)
+        de->host->notify(cookies[i], ENGINE_SUCCESS);
+    free(cookies);
+    while (orphans != NULL) {
+        struct disk_waiter *next = orphans->next;
+        if (orphans->item != NULL)
+            item_unref(orphans->item);
+        free(orphans);
+        orphans = next;
+    }
+}
+
+/* A durable record: its entry learns where it is, and stops being dirty. */
+static void complete_record(struct disk_engine *de, const struct disk_qrec *r, uint64_t seq,
+                            const struct store_loc *loc)
+{
+    struct item *it = r->it;
+    uint64_t hash = hash_key(item_key(it), it->nkey);
+    struct disk_shard *s = disk_shard(de, hash);
+    struct mem_grave g = {NULL};
+    pthread_mutex_lock(&s->lock);
+    struct disk_meta *m = disk_meta(it);
+    m->pending--;
+    if (seq > m->seq) {
+        m->seq = seq;
+        m->loc = *loc;
+    }
+    bool linked = mem_ht_find(&s->ht, hash, item_key(it), it->nkey) == it;
+    if (linked && (it->engine_bits & DISK_BIT_TOMB) && m->pending == 0)
+        disk_unlink(s, hash, it, &g); /* the delete is durable: the key needs no entry */
+    else if (linked)
+        disk_make_room(s, &g);
+    pthread_mutex_unlock(&s->lock);
+    mem_grave_release(&g);
+    item_unref(it);
+}
+
+/* The records being appended, as the store wants them. */
+static struct store_record *to_records(const struct disk_qvec *b)
+{
+    struct store_record *recs = calloc(b->n ? b->n : 1, sizeof(*recs));
+    if (recs == NULL)
+        return NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct disk_qrec *q = &b->v[i];
+        bool tomb = q->kind == STORE_KIND_TOMBSTONE;
+        recs[i] = (struct store_record){.cas = q->cas,
+                                        .exptime = q->exptime,
+                                        .flags = q->flags,
+                                        .kind = q->kind,
+                                        .nkey = q->it->nkey,
+                                        .nvalue = tomb ? 0 : q->it->nbytes,
+                                        .key = item_key(q->it),
+                                        .value = tomb ? NULL : item_cvalue(q->it)};
+    }
+    return recs;
+}
+
+/* A write or fsync failed: everything not durable goes back to the queue to be written again. */
+static void enter_failed(struct disk_engine *de, struct disk_qvec *batch, const char *what)
+{
+    atomic_fetch_add_explicit(&de->n.write_errors, 1, memory_order_relaxed);
+    qvec_prepend(batch, &de->inflight);
+    pthread_mutex_lock(&de->q.lock);
+    qvec_prepend(&de->q.q, batch);
+    if (!de->q.failed)
+        log_warn("disk engine: %s failed (%s); writes answer TMPFAIL until the disk accepts them",
+                 what, store_last_error(de->store));
+    de->q.failed = true;
+    de->q.retry_at_ms = disk_now_ms() + de->cfg.flush_interval_ms;
+    pthread_mutex_unlock(&de->q.lock);
+    notify_waiters(de, true);
+}
+
+/* Appends batch; its records move to inflight. 0, or -1 (failed state entered). */
+static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
+{
+    struct store_record *recs = to_records(batch);
+    struct store_loc *locs = calloc(batch->n, sizeof(*locs));
+    enum store_err err = STORE_ENOMEM;
+    if (recs != NULL && locs != NULL) {
+        pthread_rwlock_wrlock(&de->store_lock);
+        err = store_append(de->store, recs, batch->n, locs, NULL);
+        pthread_rwlock_unlock(&de->store_lock);
+    }
+    if (err == STORE_OK) {
+        for (size_t i = 0; i < batch->n; i++) {
+            batch->v[i].seq = recs[i].seq;
+            batch->v[i].loc = locs[i];
+        }
+    }
+    free(recs);
+    free(locs);
+    if (err != STORE_OK) {
+        enter_failed(de, batch, "write");
+        return -1;
+    }
+    /* inflight then batch, in write order. */
+    qvec_prepend(batch, &de->inflight);
+    de->inflight = *batch;
+    *batch = (struct disk_qvec){0};
+    atomic_fetch_add_explicit(&de->n.flush_batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&de->appended_since_compact, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* fsyncs what inflight holds and completes it. 0, or -1 (failed state entered). */
+static int sync_inflight(struct disk_engine *de)
+{
+    uint64_t t0 = disk_now_ms();
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    pthread_rwlock_wrlock(&de->store_lock);
+    enum store_err err = store_sync(de->store);
+    pthread_rwlock_unlock(&de->store_lock);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    uint64_t us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000u + (uint64_t)(b.tv_nsec / 1000) -
+                  (uint64_t)(a.tv_nsec / 1000);
+    atomic_fetch_add_explicit(&de->n.fsyncs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&de->n.fsync_us_total, us, memory_order_relaxed);
+    if (us > atomic_load_explicit(&de->n.fsync_us_max, memory_order_relaxed))
+        atomic_store_explicit(&de->n.fsync_us_max, us, memory_order_relaxed);
+    de->last_sync_ms = t0;
+    if (err != STORE_OK) {
+        struct disk_qvec none = {0};
+        enter_failed(de, &none, "fsync");
+        return -1;
+    }
+    struct disk_qvec done = de->inflight;
+    de->inflight = (struct disk_qvec){0};
+    for (size_t i = 0; i < done.n; i++)
+        complete_record(de, &done.v[i], done.v[i].seq, &done.v[i].loc);
+    atomic_fetch_add_explicit(&de->n.flushed_records, done.n, memory_order_relaxed);
+    uint64_t last = done.n ? done.v[done.n - 1].qno : 0;
+    free(done.v);
+    pthread_mutex_lock(&de->q.lock);
+    if (last > de->q.durable_qno)
+        de->q.durable_qno = last;
+    bool was_failed = de->q.failed;
+    de->q.failed = false;
+    pthread_mutex_unlock(&de->q.lock);
+    if (was_failed)
+        log_warn("disk engine: the disk accepts writes again");
+    notify_waiters(de, false);
+    return 0;
+}
+
+/* Takes everything queued into *batch; returns whether sync waiters are present. */
+static bool take_batch(struct disk_engine *de, struct disk_qvec *batch)
+{
+    pthread_mutex_lock(&de->q.lock);
+    *batch = de->q.q;
+    de->q.q = (struct disk_qvec){0};
+    bool waiters = false;
+    for (struct disk_waiter *w = de->q.waiters; w != NULL && !waiters; w = w->next)
+        waiters = !w->done;
+    pthread_mutex_unlock(&de->q.lock);
+    return waiters;
+}
+
+/* Ends the job if nothing is left to do; true when it ended. */
+static bool maybe_stop(struct disk_engine *de)
+{
+    pthread_mutex_lock(&de->q.lock);
+    bool idle = de->q.q.n == 0 && de->inflight.n == 0;
+    if (idle)
+        de->q.scheduled = false;
+    pthread_mutex_unlock(&de->q.lock);
+    return idle;
+}
+
+/* Leaves the job after a failure; a later mutation kicks the retry. */
+static void stop_failed(struct disk_engine *de)
+{
+    pthread_mutex_lock(&de->q.lock);
+    de->q.scheduled = false;
+    pthread_mutex_unlock(&de->q.lock);
+}
+
+/*
+ * The flusher (writer pool): appends what is queued, and fsyncs when a sync
+ * waiter needs it, when flush_interval_ms has passed since the last fsync,
+ * or when nothing more comes. Runs until the queue is empty and durable.
+ */
+static void flusher_job(void *arg, bool cancelled)
+{
+    struct disk_engine *de = arg;
+    if (cancelled) {
+        stop_failed(de); /* destroy writes what is left */
+        return;
+    }
+    for (;;) {
+        struct disk_qvec batch;
+        bool waiters = take_batch(de, &batch);
+        if (batch.n > 0 && append_batch(de, &batch) != 0) {
+            stop_failed(de);
+            return;
+        }
+        if (de->inflight.n == 0) {
+            if (maybe_stop(de))
+                break;
+            continue;
+        }
+        uint64_t since = disk_now_ms() - de->last_sync_ms;
+        if (!waiters && batch.n > 0 && since < de->cfg.flush_interval_ms) {
+            /* async: gather more for one fsync, but never past the interval. */
+            sleep_ms((unsigned)(de->cfg.flush_interval_ms - since));
+            continue;
+        }
+        if (sync_inflight(de) != 0) {
+            stop_failed(de);
+            return;
+        }
+    }
+    disk_compact_maybe(de);
+}
+
+void disk_flush_all_now(struct disk_engine *de)
+{
+    struct disk_qvec batch;
+    (void)take_batch(de, &batch);
+    if (batch.n > 0 && append_batch(de, &batch) != 0)
+        return;
+    if (de->inflight.n > 0 && sync_inflight(de) != 0)
+        return;
+}
+
+void disk_queue_deinit(struct disk_engine *de)
+{
+    /* Waiters are all notified and collected by now: the front-end is gone. */
+    struct disk_waiter *w = de->q.waiters;
+    while (w != NULL) {
+        struct disk_waiter *next = w->next;
+        if (w->item != NULL)
+            item_unref(w->item);
+        free(w);
+        w = next;
+    }
+    de->q.waiters = NULL;
+    qvec_release(&de->q.q);
+    qvec_release(&de->inflight);
+}
