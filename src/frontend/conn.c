@@ -53,6 +53,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void conn_resume_cb(evutil_socket_t fd, short what, void *arg);
 static bool conn_process(struct conn *c);
 static void conn_settle(struct conn *c);
+static void conn_flush(struct conn *c);
 
 static const struct config *conn_cfg(const struct conn *c)
 {
@@ -201,6 +202,8 @@ enum step conn_close_after_write(struct conn *c)
 {
     c->state = CONN_CLOSE_AFTER;
     bufferevent_disable(c->bev, EV_READ);
+    /* Started here too for callers outside a callback that ends in conn_settle (shutdown). */
+    conn_flush(c);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
         conn_close(c);
         return STEP_FREED;
