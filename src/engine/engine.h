@@ -175,6 +175,14 @@ struct engine_ops {
     /* Fills *out with the engine's counters. */
     void (*get_stats)(struct engine *e, struct engine_stats *out);
 
+    /*
+     * Engine-specific counters beyond struct engine_stats (may be NULL): calls
+     * emit(ctx, name, value) once per counter, as `stats` prints them.
+     */
+    void (*get_stats_extra)(struct engine *e,
+                            void (*emit)(void *ctx, const char *name, const char *value),
+                            void *ctx);
+
     /* Zeroes the resettable counters (evictions, reclaimed, get_expired, ...). */
     void (*reset_stats)(struct engine *e);
 

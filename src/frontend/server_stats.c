@@ -44,6 +44,8 @@ static void server_emit_engine(struct frontend *fe, const struct stats_sink *sin
     stats_emit_u64(sink, "bytes", es.bytes);
     stats_emit_u64(sink, "evictions", es.evictions);
     stats_emit_u64(sink, "reclaimed", es.reclaimed);
+    if (fe->engine->ops->get_stats_extra != NULL)
+        fe->engine->ops->get_stats_extra(fe->engine, sink->emit, sink->ctx);
 }
 
 void server_emit_general(struct frontend *fe, const struct stats_sink *sink)

@@ -198,10 +198,12 @@ static const struct engine_ops disk_ops = {
     .arithmetic = disk_arithmetic,
     .flush = disk_flush,
     .get_stats = disk_get_stats,
+    .get_stats_extra = disk_stats_extra,
     .reset_stats = disk_reset_stats,
     .meta_get = disk_meta_get,
     .invalidate = disk_invalidate,
     .disconnect = disk_disconnect,
+    .test_control = disk_test_control,
 };
 
 /* Allocates the engine with its locks and empty shards; NULL when out of memory. */
@@ -273,8 +275,7 @@ static int parse_errno(const char *s, int *out)
     return 0;
 }
 
-/* One "write:N[:COUNT][:ERRNO]" or "fsync:..." into f. */
-static int parse_fault(char *item, struct store_faults *f)
+int disk_fault_parse_one(char *item, struct store_faults *f)
 {
     char *parts[4] = {NULL};
     int n = 0;
@@ -283,6 +284,14 @@ static int parse_fault(char *item, struct store_faults *f)
     if (n < 2)
         return -1;
     char *end;
+    if (strcmp(parts[0], "crash") == 0) {
+        /* enum store_crash: 1 a half segment header, 2..7 the compaction steps. */
+        unsigned long point = strtoul(parts[1], &end, 10);
+        if (*end != '\0' || point < 1 || point > STORE_CRASH_COMPACT_UNLINKED)
+            return -1;
+        f->crash_at = (enum store_crash)point;
+        return 0;
+    }
     unsigned long long at = strtoull(parts[1], &end, 10);
     unsigned long long count = 1;
     if (*end != '\0' || at == 0)
@@ -317,7 +326,7 @@ int disk_faults_parse(const char *s, struct store_faults *f, char *err, size_t e
     int rc = 0;
     char *rest = copy, *item;
     while (rc == 0 && (item = strsep(&rest, "+")) != NULL) {
-        if (*item != '\0' && parse_fault(item, f) != 0) {
+        if (*item != '\0' && disk_fault_parse_one(item, f) != 0) {
             snprintf(err, errlen,
                      "'%s': expected write:N[:COUNT][:ERRNO] or fsync:N[:COUNT][:ERRNO]", s);
             rc = -1;

@@ -50,10 +50,11 @@ struct engine *disk_engine_create(const struct disk_engine_config *cfg,
                                   char *err, size_t errlen);
 
 /*
- * Parses the test-only fault setting "write:N[:COUNT][:ERRNO]" or
- * "fsync:N[:COUNT][:ERRNO]" (several joined by '+') into f: the Nth write
- * (fsync) fails, and the next COUNT-1 too, with ERRNO (EIO, ENOSPC or a
- * number). 0, or -1 with err.
+ * Parses the test-only fault setting "write:N[:COUNT][:ERRNO]",
+ * "fsync:N[:COUNT][:ERRNO]" or "crash:POINT" (several joined by '+') into f:
+ * the Nth write (fsync) fails, and the next COUNT-1 too, with ERRNO (EIO,
+ * ENOSPC or a number); the process kills itself at crash point POINT (enum
+ * store_crash). 0, or -1 with err.
  */
 int disk_faults_parse(const char *s, struct store_faults *f, char *err, size_t errlen) WARN_UNUSED;
 

@@ -80,12 +80,13 @@ struct disk_fetch {
 struct disk_shard {
     _Alignas(64) pthread_mutex_t lock;
     struct mem_ht ht;
-    struct mem_lru lru; /* resident live items; stubs and tombstones are not on it */
-    size_t bytes;       /* blocks of live entries (resident and stubs) */
-    size_t items;       /* live entries */
-    size_t resident;    /* resident live entries */
-    size_t tombs;       /* tombstone entries */
-    size_t limit;       /* the shard's share of the quota */
+    struct mem_lru lru;  /* resident live items; stubs and tombstones are not on it */
+    size_t bytes;        /* blocks of live entries (resident and stubs) */
+    size_t items;        /* live entries */
+    size_t resident;     /* resident live entries */
+    size_t tombs;        /* tombstone entries */
+    uint64_t live_bytes; /* on-disk bytes of the newest durable records of live entries */
+    size_t limit;        /* the shard's share of the quota */
     struct disk_fetch *fetches;
     struct mem_counters c;
     uint64_t value_evictions;
@@ -165,6 +166,7 @@ struct disk_engine {
     struct disk_qvec inflight;     /* appended, not yet fsynced; the flusher's own */
     uint64_t last_sync_ms;         /* flusher's own */
     atomic_bool compact_scheduled; /* a compaction job is queued or running */
+    atomic_uint_fast64_t last_compact_ms;
     atomic_uint_fast64_t appended_since_compact;
     struct disk_counters n;
 };
@@ -238,6 +240,10 @@ void disk_unlink(struct disk_shard *s, uint64_t hash, struct item *it, struct me
 void disk_replace(struct disk_shard *s, uint64_t hash, struct item *old, struct item *tomb,
                   struct item *fresh, rel_time_t now, struct mem_grave *g);
 
+/* A linked entry's record changed: moves its live bytes from the old location to the new. */
+void disk_set_loc(struct disk_shard *s, struct item *it, uint64_t seq, const struct store_loc *loc,
+                  bool linked);
+
 /* Replaces a live entry by a tombstone entry and queues its delete; its qno, 0 when out of memory.
  */
 uint64_t disk_entomb(struct disk_engine *de, struct disk_shard *s, uint64_t hash, struct item *it,
@@ -303,6 +309,19 @@ engine_status disk_flush(struct engine *e, const void *cookie, rel_time_t when);
 
 /* Queues the scan that turns flushed entries into deletes (writer pool); cookie may be NULL. */
 int disk_flush_scan_schedule(struct disk_engine *de, const void *cookie) WARN_UNUSED;
+
+/* stats.c */
+
+/* The get_stats_extra op: the disk_* counters. */
+void disk_stats_extra(struct engine *e,
+                      void (*emit)(void *ctx, const char *name, const char *value), void *ctx);
+
+/* The test_control op: "fault:write:N[:COUNT][:ERRNO]", "fault:fsync:...", "fault:clear". */
+engine_status disk_test_control(struct engine *e, const void *cookie, const char *arg, size_t len);
+
+/* One fault spec ("write:N[:COUNT][:ERRNO]", "fsync:..." or "crash:POINT", writable) into f;
+ * 0 or -1. */
+int disk_fault_parse_one(char *item, struct store_faults *f) WARN_UNUSED;
 
 /* compact.c */
 

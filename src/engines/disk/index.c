@@ -98,6 +98,7 @@ static void detach(struct disk_shard *s, uint64_t hash, struct item *it)
     if (it->engine_bits & DISK_BIT_TOMB) {
         s->tombs--;
     } else {
+        s->live_bytes -= disk_meta(it)->seq != 0 ? disk_meta(it)->loc.len : 0;
         s->items--;
         s->bytes -= disk_block_size(it->nkey, it->nbytes);
         if (!(it->engine_bits & DISK_BIT_STUB)) {
@@ -124,6 +125,7 @@ static void link_entry(struct disk_shard *s, uint64_t hash, struct item *it)
         return;
     }
     s->items++;
+    s->live_bytes += disk_meta(it)->seq != 0 ? disk_meta(it)->loc.len : 0;
     s->bytes += disk_block_size(it->nkey, it->nbytes);
     if (!(it->engine_bits & DISK_BIT_STUB)) {
         mem_lru_push_head(&s->lru, it);
@@ -141,6 +143,21 @@ void disk_link(struct disk_shard *s, uint64_t hash, struct item *it, rel_time_t 
     item_ref(it);
     it->engine_atime = now;
     link_entry(s, hash, it);
+}
+
+void disk_set_loc(struct disk_shard *s, struct item *it, uint64_t seq, const struct store_loc *loc,
+                  bool linked)
+{
+    struct disk_meta *m = disk_meta(it);
+    if (seq <= m->seq)
+        return;
+    bool counted = linked && !(it->engine_bits & DISK_BIT_TOMB);
+    if (counted && m->seq != 0)
+        s->live_bytes -= m->loc.len;
+    m->seq = seq;
+    m->loc = *loc;
+    if (counted)
+        s->live_bytes += loc->len;
 }
 
 /* A new entry of it's key and metadata without a value: a stub, or a tombstone when tomb. */

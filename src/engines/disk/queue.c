@@ -7,6 +7,7 @@
  * is the only job that appends; at most one runs (q.scheduled).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -277,11 +278,8 @@ static void complete_record(struct disk_engine *de, const struct disk_qrec *r, u
     pthread_mutex_lock(&s->lock);
     struct disk_meta *m = disk_meta(it);
     m->pending--;
-    if (seq > m->seq) {
-        m->seq = seq;
-        m->loc = *loc;
-    }
     bool linked = mem_ht_find(&s->ht, hash, item_key(it), it->nkey) == it;
+    disk_set_loc(s, it, seq, loc, linked);
     if (linked && (it->engine_bits & DISK_BIT_TOMB) && m->pending == 0)
         disk_unlink(s, hash, it, &g); /* the delete is durable: the key needs no entry */
     else if (linked)
@@ -347,6 +345,8 @@ static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
     }
     free(recs);
     free(locs);
+    if (err == STORE_ECRASHED)
+        raise(SIGKILL); /* a test's injected crash point: die as a crash would */
     if (err != STORE_OK) {
         enter_failed(de, batch, "write");
         return -1;
