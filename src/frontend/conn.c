@@ -249,8 +249,9 @@ enum step conn_execute(struct conn *c)
         ck->ready = false;
         /*
          * No frame starts until the notify (conn_read_cb checks the state).
-         * The bufferevent keeps reading, up to its high watermark, so that a
-         * peer that goes away meanwhile is noticed (pending close).
+         * The bufferevent keeps reading, up to its high watermark (where
+         * conn_read_cb stops it), so that a peer that goes away meanwhile is
+         * noticed (pending close).
          */
         c->state = CONN_BLOCKED;
         return STEP_STOP;
@@ -547,7 +548,18 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     c->last_active_ms = conn_clock_ms();
     if (c->state == CONN_BLOCKED) {
-        conn_bound_input(c); /* the input waits for the blocked command */
+        /*
+         * The input waits for the blocked command. Once it reaches the high
+         * watermark libevent reads no more, but while EV_READ stays enabled
+         * it calls back again and again through a deferred callback, which
+         * holds a reference on the bufferevent: a busy loop, and a
+         * bufferevent freed meanwhile (pending close) is finalized only if
+         * that callback still runs before the loop ends. Nothing more can be
+         * read anyway: stop until the command resumes (conn_resume_cookie).
+         */
+        conn_bound_input(c);
+        if (evbuffer_get_length(bufferevent_get_input(bev)) >= c->read_high)
+            bufferevent_disable(bev, EV_READ);
         return;
     }
     if (!c->protocol_chosen && !conn_choose_protocol(c))

@@ -153,9 +153,14 @@ void worker_destroy(struct worker **wp)
     if (w == NULL)
         return;
     w->stopping = true;
+    /*
+     * Connections first: closing one whose command is blocked tells the
+     * engine, whose completion comes through the inbox; destroying the inbox
+     * then runs it, which frees that connection.
+     */
+    conn_close_all(w);
     if (w->inbox != NULL)
         inbox_destroy(&w->inbox);
-    conn_close_all(w);
     if (w->sweep != NULL)
         event_free(w->sweep);
     if (w->shutdown_timer != NULL)

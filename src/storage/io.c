@@ -108,7 +108,9 @@ static int write_all(int fd, struct iovec *iov, int iovcnt, uint64_t off, uint64
         limit -= (uint64_t)r;
         for (size_t left = (size_t)r; left > 0;) {
             size_t take = left < iov->iov_len ? left : iov->iov_len;
-            iov->iov_base = (char *)iov->iov_base + take;
+            /* An empty entry (an empty value) may have a NULL base: NULL + 0 is undefined. */
+            if (take > 0)
+                iov->iov_base = (char *)iov->iov_base + take;
             iov->iov_len -= take;
             left -= take;
             if (iov->iov_len == 0) {

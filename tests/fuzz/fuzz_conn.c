@@ -19,12 +19,16 @@
  * completions make this target less deterministic), bit 6 with it: every
  * call fails after blocking, with the status bit 7 picks (disconnect or
  * tmpfail). TEST_CONTROL is served, so an input can switch its connection's
- * mode (even to never).
+ * mode (even to never). Bit 6 without bit 5: the disk engine, in a fresh
+ * directory under /tmp with its own executor pools (bit 7: durability=sync),
+ * removed after the input.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <ftw.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +36,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "engines/disk/disk.h"
 #include "engines/memory/memory.h"
 #include "engines/wouldblock/wouldblock.h"
 #include "executor/executor.h"
@@ -177,23 +182,77 @@ static void session_run(struct frontend *fe, const uint8_t *data, size_t size, u
     FUZZ_CHECK(atomic_load(&fe->curr_connections) == 0);
 }
 
-/* The memory engine, or (control bit 5) the wouldblock engine around it. */
-static struct engine *engine_for(uint8_t ctl)
+/* The engine of one input and what it needs besides the front-end. */
+struct fuzz_engine {
+    struct engine *e;
+    struct executors pools; /* the disk engine's own; unused otherwise */
+    bool disk;
+    char dir[64];
+};
+
+/* The disk engine (control bit 6 without bit 5) in a new directory, with its own pools. */
+static void disk_engine_for(struct fuzz_engine *fz, uint8_t ctl)
 {
+    snprintf(fz->dir, sizeof(fz->dir), "/tmp/basalt_fuzz_XXXXXX");
+    FUZZ_CHECK(mkdtemp(fz->dir) != NULL);
+    FUZZ_CHECK(executors_setup(&fz->pools, 1, 1, 1) == 0);
+    struct disk_engine_config dc = {.data_dir = fz->dir,
+                                    .limit_bytes = fuzz_cfg.memory_limit,
+                                    .item_size_max = fuzz_cfg.item_size_max,
+                                    .sync = (ctl & 0x80) != 0,
+                                    .flush_interval_ms = 10,
+                                    .compact_threshold = 0.5,
+                                    .segment_max = 64 * 1024};
+    struct disk_pools dp = {.reader = fz->pools.pool[EXECUTOR_READER],
+                            .writer = fz->pools.pool[EXECUTOR_WRITER],
+                            .aux = fz->pools.pool[EXECUTOR_AUX]};
+    char err[512];
+    fz->e = disk_engine_create(&dc, frontend_engine_host(), &dp, err, sizeof(err));
+    if (fz->e == NULL)
+        fprintf(stderr, "fuzz_conn: %s\n", err);
+    FUZZ_CHECK(fz->e != NULL);
+    fz->disk = true;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* Stops the engine's pools (as main.c: running jobs finish), frees it and its directory. */
+static void engine_done(struct fuzz_engine *fz)
+{
+    if (fz->disk)
+        executors_teardown(&fz->pools);
+    else
+        executor_drain(fuzz_pool); /* every completion was delivered: no job outlives it */
+    fz->e->ops->destroy(fz->e);
+    if (fz->disk)
+        FUZZ_CHECK(nftw(fz->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+/* The memory engine, or (control bit 5) the wouldblock engine around it, or the disk engine. */
+static void engine_for(struct fuzz_engine *fz, uint8_t ctl)
+{
+    *fz = (struct fuzz_engine){0};
+    if ((ctl & 0x60) == 0x40) {
+        disk_engine_for(fz, ctl);
+        return;
+    }
     struct memory_engine_config mc = {.limit_bytes = fuzz_cfg.memory_limit,
                                       .item_size_max = fuzz_cfg.item_size_max};
     struct engine *engine = memory_engine_create(&mc, frontend_engine_host());
     FUZZ_CHECK(engine != NULL);
+    fz->e = engine;
     if (!(ctl & 0x20))
-        return engine;
+        return;
     struct wouldblock_config wc = {.mode = {.kind = WOULDBLOCK_ALWAYS}};
     if (ctl & 0x40) {
         wc.mode.kind = WOULDBLOCK_ERROR;
         wc.mode.status = (ctl & 0x80) ? ENGINE_DISCONNECT : ENGINE_TMPFAIL;
     }
-    engine = wouldblock_engine_create(&wc, engine, frontend_engine_host(), fuzz_pool);
-    FUZZ_CHECK(engine != NULL);
-    return engine;
+    fz->e = wouldblock_engine_create(&wc, engine, frontend_engine_host(), fuzz_pool);
+    FUZZ_CHECK(fz->e != NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -202,17 +261,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     fuzz_setup();
     log_setup(-1); /* quiet, even after an input's verbosity command */
-    struct engine *engine = engine_for(data[0]);
+    struct fuzz_engine fz;
+    engine_for(&fz, data[0]);
     struct event_base *base = event_base_new();
     FUZZ_CHECK(base != NULL);
     char err[256];
-    struct frontend *fe = frontend_create_detached(&fuzz_cfg, engine, base, err, sizeof(err));
+    struct frontend *fe = frontend_create_detached(&fuzz_cfg, fz.e, base, err, sizeof(err));
     FUZZ_CHECK(fe != NULL);
     session_run(fe, data + 1, size - 1, data[0]);
     frontend_destroy(&fe);
-    /* No connection is left, so every completion was delivered: no job outlives the engine. */
-    executor_drain(fuzz_pool);
-    engine->ops->destroy(engine);
+    engine_done(&fz);
     event_base_free(base);
     return 0;
 }

@@ -19,6 +19,8 @@ HALF_CLOSE = 0x10     # shutdown(SHUT_WR) at the end: replies still come
 WOULDBLOCK = 0x20     # the wouldblock engine: every engine call blocks, then completes
 WB_ERROR = 0x40       # with WOULDBLOCK: calls fail after blocking (tmpfail)
 WB_DISCONNECT = 0x80  # with WB_ERROR: they fail with disconnect
+DISK = 0x40           # without WOULDBLOCK: the disk engine in a fresh directory
+DISK_SYNC = 0x80      # with DISK: durability=sync (replies after the fsync)
 
 
 def seeds():
@@ -61,6 +63,15 @@ def seeds():
     out["wb_never_half"] = bytes([wb]) + never + make_seeds.SEEDS["set"] + make_seeds.SEEDS["noop"]
     out["wb_random"] = bytes([wb]) + frame(0xeb, value=b"random:0.5") + sets + gets
     out["wb_fill_send_queue"] = bytes([wb | NO_READ]) + sets + gets
+    disk = CHUNK_BIG | HALF_CLOSE | DISK
+    for name, data in make_seeds_pipelines().items():
+        out["disk_" + name] = bytes([disk]) + data
+        out["disk_sync_" + name] = bytes([disk | DISK_SYNC]) + data
+    out["disk_fill"] = bytes([disk]) + sets + gets + frame(0x08) + gets
+    out["disk_reset"] = bytes([CHUNK_BIG | DISK]) + sets + gets
+    out["disk_txt_pipeline"] = bytes([disk]) + b"".join(
+        make_text_seeds.SEEDS[k] for k in ("set", "get", "ms", "mg", "ma", "md", "incr", "touch",
+                                           "append", "cas", "flush_all", "get_multi"))
     return out
 
 
