@@ -548,16 +548,16 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     struct conn *c = arg;
     c->last_active_ms = conn_clock_ms();
     if (c->state == CONN_BLOCKED) {
+        conn_bound_input(c); /* the input waits for the blocked command */
         /*
-         * The input waits for the blocked command. Once it reaches the high
-         * watermark libevent reads no more, but while EV_READ stays enabled
-         * it calls back again and again through a deferred callback, which
-         * holds a reference on the bufferevent: a busy loop, and a
-         * bufferevent freed meanwhile (pending close) is finalized only if
-         * that callback still runs before the loop ends. Nothing more can be
-         * read anyway: stop until the command resumes (conn_resume_cookie).
+         * Once the input reaches the bound libevent reads no more, but while
+         * EV_READ stays enabled it calls back again and again through a
+         * deferred callback, which holds a reference on the bufferevent: a
+         * busy loop, and a bufferevent freed meanwhile (pending close) is
+         * finalized only if that callback still runs before the loop ends.
+         * Nothing more can be read anyway: stop until the command resumes
+         * (conn_resume_cookie).
          */
-        conn_bound_input(c);
         if (evbuffer_get_length(bufferevent_get_input(bev)) >= c->read_high)
             bufferevent_disable(bev, EV_READ);
         return;
