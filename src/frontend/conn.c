@@ -13,9 +13,12 @@
  * byte of a connection picks its protocol; text connections read lines
  * instead of frames (conn_text.c) and share everything else here.
  *
- * Write path: replies are appended to the bufferevent's output. When more
- * than max_send_queue bytes wait there, the connection stops reading and
- * starting commands until the write callback reports it has drained.
+ * Write path: replies are appended to the bufferevent's output. Every
+ * callback that may have queued replies ends in conn_settle, which writes
+ * them at once on a plain socket (conn_flush) and arms the bufferevent's
+ * write event only when the kernel takes less than everything. When more
+ * than max_send_queue bytes wait, the connection stops reading and starting
+ * commands until the output has drained to half of that.
  */
 #include "frontend/conn.h"
 
@@ -41,24 +44,55 @@
 /* Input kept buffered beyond the frame being assembled (read high watermark floor). */
 #define CONN_READ_HIGH_MIN (256 * 1024)
 
+/* The most the bufferevent writes per write event (its default, 16 KiB, splits a large reply). */
+#define CONN_WRITE_MAX (256 * 1024)
+
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void conn_resume_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_process(struct conn *c);
+static bool conn_process(struct conn *c);
+static void conn_settle(struct conn *c);
+static void conn_flush(struct conn *c);
 
 static const struct config *conn_cfg(const struct conn *c)
 {
     return c->worker->fe->cfg;
 }
 
-void conn_set_read_lowat(struct conn *c, size_t low)
+void conn_set_read_watermarks(struct conn *c, size_t low, size_t high)
 {
-    if (c->read_lowat == low)
+    if (high < low)
+        high = low;
+    if (c->read_lowat == low && c->read_high == high)
         return;
     c->read_lowat = low;
-    size_t high = low > CONN_READ_HIGH_MIN ? low : CONN_READ_HIGH_MIN;
-    bufferevent_setwatermark(c->bev, EV_READ, low, high);
+    c->read_high = high;
+    bufferevent_setwatermark(c->bev, EV_READ, low, c->read_capped ? high : 0);
+}
+
+void conn_set_read_lowat(struct conn *c, size_t low)
+{
+    conn_set_read_watermarks(c, low, low > CONN_READ_HIGH_MIN ? low : CONN_READ_HIGH_MIN);
+}
+
+/*
+ * Bounds the input at read_high without a standing read high watermark:
+ * while one is set, libevent re-adds the read event on every change to the
+ * input (an event_add for each read and each drain). So it is set only
+ * while the input holds half the bound or more, and cleared once it holds
+ * less. Called after every read callback; one read between two calls adds
+ * at most 4 KiB (16 KiB for TLS), and none is reported before the low
+ * watermark is reached, so the input stays within the bound plus one read.
+ */
+static void conn_bound_input(struct conn *c)
+{
+    size_t len = evbuffer_get_length(bufferevent_get_input(c->bev));
+    bool cap = len >= c->read_high / 2;
+    if (cap == c->read_capped)
+        return;
+    c->read_capped = cap;
+    bufferevent_setwatermark(c->bev, EV_READ, c->read_lowat, cap ? c->read_high : 0);
 }
 
 struct conn *conn_create(struct worker *w, int fd, bool tls)
@@ -67,6 +101,7 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
     if (c == NULL)
         return NULL;
     c->worker = w;
+    c->fd = fd;
     c->cookie.conn = c;
     /* TLS differs only in the bufferevent: every path below is the same. */
     c->bev = tls ? conn_tls_bev(c, fd) : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -84,11 +119,13 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
         free(c);
         return NULL;
     }
-    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    bufferevent_set_max_single_write(c->bev, CONN_WRITE_MAX);
     conn_timeout_track(c);
     /* One byte picks the protocol; a text command may be shorter than a binary header. */
     conn_set_read_lowat(c, 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->write_armed = true; /* a plain connection's first conn_flush disarms it */
     c->next = w->conns;
     if (w->conns != NULL)
         w->conns->prev = c;
@@ -105,7 +142,7 @@ static void conn_free(struct conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    cookie_reset(&c->cookie);
+    cookie_deinit(&c->cookie);
     event_free(c->resume);
     if (c->handshake_timer != NULL)
         event_free(c->handshake_timer);
@@ -165,12 +202,13 @@ enum step conn_close_after_write(struct conn *c)
 {
     c->state = CONN_CLOSE_AFTER;
     bufferevent_disable(c->bev, EV_READ);
+    /* Started here too for callers outside a callback that ends in conn_settle (shutdown). */
+    conn_flush(c);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
         conn_close(c);
         return STEP_FREED;
     }
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     return STEP_STOP;
 }
 
@@ -211,8 +249,9 @@ enum step conn_execute(struct conn *c)
         ck->ready = false;
         /*
          * No frame starts until the notify (conn_read_cb checks the state).
-         * The bufferevent keeps reading, up to its high watermark, so that a
-         * peer that goes away meanwhile is noticed (pending close).
+         * The bufferevent keeps reading, up to its high watermark (where
+         * conn_read_cb stops it), so that a peer that goes away meanwhile is
+         * noticed (pending close).
          */
         c->state = CONN_BLOCKED;
         return STEP_STOP;
@@ -356,8 +395,16 @@ static bool conn_send_full(struct conn *c)
     c->state = CONN_SEND_WAIT;
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_setwatermark(c->bev, EV_WRITE, limit / 2, 0);
-    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     return true;
+}
+
+/* The output has drained to half the limit: reading and commands start again. */
+static void conn_send_drained(struct conn *c)
+{
+    c->state = CONN_RUNNING;
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+    if (!c->peer_eof)
+        bufferevent_enable(c->bev, EV_READ);
 }
 
 /* Waiting for the rest of a command: from when it started (read_timeout); else not waiting. */
@@ -369,14 +416,14 @@ static void conn_note_partial(struct conn *c, bool waiting)
         c->partial_since_ms = conn_clock_ms();
 }
 
-/* Runs up to reqs_per_event frames, then yields if input remains. */
-static void conn_process(struct conn *c)
+/* Runs up to reqs_per_event frames, then yields if input remains; false if c was freed. */
+static bool conn_process(struct conn *c)
 {
     int budget = conn_cfg(c)->reqs_per_event;
     for (int n = 0; n < budget; n++) {
         if (c->state != CONN_RUNNING || conn_send_full(c)) {
             conn_note_partial(c, false);
-            return;
+            return true;
         }
         switch (conn_step(c)) {
         case STEP_NEXT:
@@ -387,19 +434,74 @@ static void conn_process(struct conn *c)
                                      evbuffer_get_length(bufferevent_get_input(c->bev)) > 0);
             /* The peer sent everything it will: answer what came, then close. */
             if (c->peer_eof)
-                conn_close_after_write(c);
-            return;
+                return conn_close_after_write(c) != STEP_FREED;
+            return true;
         case STEP_STOP:
             conn_note_partial(c, false);
-            return;
+            return true;
         case STEP_FREED:
-            return;
+            return false;
         }
     }
     /* Budget spent: let the loop poll other sockets before continuing. */
     stats_add(&c->worker->stats, STATS_conn_yields, 1);
     static const struct timeval zero = {0, 0};
     evtimer_add(c->resume, &zero);
+    return true;
+}
+
+/*
+ * Why plain sockets are written here rather than by the bufferevent: a
+ * socket bufferevent adds its write event whenever bytes are appended to
+ * its output and writes them on the next loop turn, then removes the event
+ * again; that is two epoll_ctl and a loop turn for every reply. Instead the
+ * output is written at the end of each callback, and the write event is
+ * enabled only while bytes are left over (the kernel's buffer is full) or
+ * the write failed (the bufferevent's own write then reports the error
+ * through conn_event_cb). While it is enabled the bufferevent writes and
+ * conn_write_cb disarms it once the output is empty. A TLS bufferevent must
+ * encrypt what it sends, so it keeps writing its output itself.
+ */
+static void conn_flush(struct conn *c)
+{
+    if (c->tls)
+        return;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (!c->write_armed && evbuffer_get_length(out) > 0) {
+        /* The bufferevent freezes the output's front so that only it drains it. */
+        evbuffer_unfreeze(out, 1);
+        int n = evbuffer_write(out, c->fd);
+        evbuffer_freeze(out, 1);
+        (void)n; /* whatever is left, error or not, goes to the write event */
+    }
+    bool left = evbuffer_get_length(out) > 0;
+    if (left == c->write_armed)
+        return;
+    c->write_armed = left;
+    if (left)
+        bufferevent_enable(c->bev, EV_WRITE);
+    else
+        bufferevent_disable(c->bev, EV_WRITE);
+}
+
+/*
+ * Ends every callback that may have queued replies: writes them, then acts
+ * on what the write freed (a close after the last reply, room in a full
+ * send queue) as conn_write_cb would have.
+ */
+static void conn_settle(struct conn *c)
+{
+    conn_bound_input(c);
+    conn_flush(c);
+    size_t left = evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (c->state == CONN_CLOSE_AFTER && left == 0) {
+        conn_close(c);
+    } else if (c->state == CONN_SEND_WAIT && left <= conn_cfg(c)->max_send_queue / 2) {
+        conn_send_drained(c);
+        /* Continue on a later loop turn, as after a yield, so others get their turn. */
+        static const struct timeval zero = {0, 0};
+        evtimer_add(c->resume, &zero);
+    }
 }
 
 /*
@@ -426,7 +528,8 @@ static bool conn_choose_protocol(struct conn *c)
             /* Text has no SASL: tell the client why before closing, as memcached does. */
             static const char msg[] = "CLIENT_ERROR authentication required\r\n";
             evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
-            conn_close_after_write(c);
+            if (conn_close_after_write(c) != STEP_FREED)
+                conn_settle(c);
             return false;
         }
         c->text = true;
@@ -444,34 +547,52 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     c->last_active_ms = conn_clock_ms();
-    if (c->state == CONN_BLOCKED)
-        return; /* the input waits for the blocked command */
+    if (c->state == CONN_BLOCKED) {
+        conn_bound_input(c); /* the input waits for the blocked command */
+        /*
+         * Once the input reaches the bound libevent reads no more, but while
+         * EV_READ stays enabled it calls back again and again through a
+         * deferred callback, which holds a reference on the bufferevent: a
+         * busy loop, and a bufferevent freed meanwhile (pending close) is
+         * finalized only if that callback still runs before the loop ends.
+         * Nothing more can be read anyway: stop until the command resumes
+         * (conn_resume_cookie).
+         */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) >= c->read_high)
+            bufferevent_disable(bev, EV_READ);
+        return;
+    }
     if (!c->protocol_chosen && !conn_choose_protocol(c))
         return;
-    conn_process(c);
+    if (conn_process(c))
+        conn_settle(c);
 }
 
 static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-    conn_process(arg);
+    struct conn *c = arg;
+    if (conn_process(c))
+        conn_settle(c);
 }
 
+/*
+ * The bufferevent wrote, and its output is at or below the write low
+ * watermark: empty while running or closing, half the limit while waiting
+ * for room (conn_send_full).
+ */
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
-    /* The write callback is only installed while waiting for the output to drain. */
-    bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     if (c->state == CONN_CLOSE_AFTER) {
         conn_close(c);
         return;
     }
     if (c->state == CONN_SEND_WAIT) {
-        c->state = CONN_RUNNING;
-        if (!c->peer_eof)
-            bufferevent_enable(c->bev, EV_READ);
-        conn_process(c);
+        conn_send_drained(c);
+        if (!conn_process(c))
+            return;
     }
+    conn_settle(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -484,8 +605,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         log_debug("conn: end of input from peer");
         c->peer_eof = true;
         bufferevent_disable(c->bev, EV_READ);
-        if (c->state == CONN_RUNNING)
-            conn_process(c);
+        if (c->state == CONN_RUNNING && conn_process(c))
+            conn_settle(c);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
@@ -510,6 +631,8 @@ void conn_resume_cookie(struct cookie *ck, engine_status status)
     c->last_active_ms = conn_clock_ms();
     if (!c->peer_eof)
         bufferevent_enable(c->bev, EV_READ);
-    if (conn_execute(c) == STEP_NEXT)
-        conn_process(c);
+    enum step s = conn_execute(c);
+    if (s == STEP_FREED || (s == STEP_NEXT && !conn_process(c)))
+        return;
+    conn_settle(c);
 }

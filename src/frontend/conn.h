@@ -29,6 +29,7 @@ enum conn_state {
 struct conn {
     struct worker *worker; /* borrowed */
     struct bufferevent *bev;
+    int fd;                   /* the socket (the bufferevent owns it; conn_flush writes it) */
     struct event *resume;     /* zero-timeout timer: continue after a yield */
     struct conn *prev, *next; /* the worker's list */
     struct cookie cookie;
@@ -39,8 +40,11 @@ struct conn {
     bool peer_eof;        /* the peer will send nothing more */
     uint64_t swallow;     /* bytes of an oversized value still to discard */
     size_t read_lowat;    /* the read low watermark currently set */
+    size_t read_high;     /* the most input to buffer (conn_bound_input) */
+    bool read_capped;     /* read_high is set as the bufferevent's high watermark */
     bool tls;             /* the bufferevent is an OpenSSL one (conn_tls.c) */
     bool handshaking;     /* the TLS handshake has not finished */
+    bool write_armed;     /* the bufferevent writes the output itself (conn_flush) */
     struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */

@@ -16,7 +16,10 @@ enum step {
     STEP_FREED,     /* the connection is gone */
 };
 
-/* Sets the read low watermark (the high one is at least 256 KiB and at least low). */
+/* Sets the read low watermark and the input bound (at least low); no-op when unchanged. */
+void conn_set_read_watermarks(struct conn *c, size_t low, size_t high);
+
+/* Sets the read low watermark (the input bound is at least 256 KiB and at least low). */
 void conn_set_read_lowat(struct conn *c, size_t low);
 
 /* Stops reading and closes once everything queued has been written; STEP_FREED if closed now. */

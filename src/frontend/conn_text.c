@@ -33,8 +33,7 @@
 /* Sets both read watermarks; the high one lets a long retrieval line keep arriving. */
 static void conn_text_watermark(struct conn *c, size_t low, size_t high)
 {
-    c->read_lowat = low;
-    bufferevent_setwatermark(c->bev, EV_READ, low, high < low ? low : high);
+    conn_set_read_watermarks(c, low, high);
 }
 
 static void conn_text_reply(struct conn *c, const char *s)
@@ -81,7 +80,7 @@ static enum step conn_text_too_big(struct conn *c, struct evbuffer *in, const st
                                    const char *line, size_t n, size_t consumed)
 {
     uint64_t swallow = (uint64_t)r->vallen + 2;
-    if (exec_text_load(&c->cookie, line, n) != 0) {
+    if (exec_text_load(&c->cookie, line, n, r) != 0) {
         conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
         return conn_close_after_write(c);
     }
@@ -121,7 +120,7 @@ static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char 
         }
     }
     conn_text_watermark(c, 1, CONN_TEXT_READ_HIGH);
-    if (exec_text_load(&c->cookie, line, n) != 0) {
+    if (exec_text_load(&c->cookie, line, n, &r) != 0) {
         conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
         return conn_close_after_write(c);
     }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/exec_text.h"
+
 void cookie_load(struct cookie *ck, const struct bin_request *r)
 {
     size_t ext = r->h.extlen, key = r->h.keylen;
@@ -36,10 +38,16 @@ void cookie_reset(struct cookie *ck)
         item_unref(ck->item);
         ck->item = NULL;
     }
-    free(ck->text);
-    ck->text = NULL;
+    exec_text_unload(ck);
     ck->engine_private = NULL;
     ck->blocked = false;
     ck->ready = false;
     ck->oversized = false;
+}
+
+void cookie_deinit(struct cookie *ck)
+{
+    cookie_reset(ck);
+    free(ck->spare);
+    ck->spare = NULL;
 }

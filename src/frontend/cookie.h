@@ -27,14 +27,15 @@ struct cookie {
     struct conn *conn;      /* the owning connection (borrowed) */
     struct bin_request req; /* extras and key point into packet */
     uint8_t packet[COOKIE_PACKET_MAX];
-    uint32_t value_left;      /* value bytes of this frame still at the input's head */
-    struct item *item;        /* an item being built or stored (owned reference) or NULL */
-    void *engine_private;     /* the engine's slot (engine_host get/set_private) */
-    struct cookie_text *text; /* a text or meta command (exec_text.h; owned, one malloc) or NULL */
-    engine_status notified;   /* the status the engine's notify delivered */
-    bool blocked;             /* waiting for the engine's notify */
-    bool ready;               /* notify arrived and not yet consumed by the executor */
-    bool oversized;           /* value above -I: answered E2BIG by exec_store_oversized */
+    uint32_t value_left;       /* value bytes of this frame still at the input's head */
+    struct item *item;         /* an item being built or stored (owned reference) or NULL */
+    void *engine_private;      /* the engine's slot (engine_host get/set_private) */
+    struct cookie_text *text;  /* a text or meta command (exec_text.h; owned, one malloc) or NULL */
+    struct cookie_text *spare; /* a finished command's memory, kept for the next (owned) or NULL */
+    engine_status notified;    /* the status the engine's notify delivered */
+    bool blocked;              /* waiting for the engine's notify */
+    bool ready;                /* notify arrived and not yet consumed by the executor */
+    bool oversized;            /* value above -I: answered E2BIG by exec_store_oversized */
 };
 
 /* Loads a validated request into the cookie: copies header, extras and key into its packet. */
@@ -48,5 +49,8 @@ void cookie_load_oversized(struct cookie *ck, const struct bin_header *h, const 
 
 /* Forgets the command: drops the item reference and the engine slot, keeps conn. */
 void cookie_reset(struct cookie *ck);
+
+/* Resets the cookie and frees what it keeps between commands; the connection is going away. */
+void cookie_deinit(struct cookie *ck);
 
 #endif

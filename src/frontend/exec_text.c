@@ -24,17 +24,28 @@
 #include "frontend/server.h"
 #include "frontend/worker.h"
 
-int exec_text_load(struct cookie *ck, const char *line, size_t len)
+/* Line room of a cookie_text: every ordinary command line fits, so one allocation serves a
+ * connection; a longer line (a retrieval of many keys) gets its own, freed after it. */
+#define EXEC_TEXT_LINE_KEEP 512
+
+int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct text_req *r)
 {
-    struct cookie_text *t = malloc(sizeof(*t) + len + 1);
-    if (t == NULL)
-        return -1;
+    struct cookie_text *t = ck->spare;
+    ck->spare = NULL;
+    if (t == NULL || t->cap < len) {
+        free(t);
+        size_t cap = len > EXEC_TEXT_LINE_KEEP ? len : EXEC_TEXT_LINE_KEEP;
+        t = malloc(sizeof(*t) + cap + 1);
+        if (t == NULL)
+            return -1;
+        t->cap = cap;
+    }
     memcpy(t->line, line, len);
     t->line[len] = '\0';
     t->len = len;
     t->phase = 0;
-    enum text_verdict v = text_parse(t->line, len, &t->req);
-    (void)v; /* the caller parsed the same bytes with TEXT_OK */
+    t->req = *r;
+    text_req_rebase(&t->req, line, len, t->line);
     t->next = t->req.keys;
     t->nkey = t->req.key.len <= TEXT_KEY_MAX ? t->req.key.len : 0;
     if (t->nkey > 0)
@@ -46,6 +57,18 @@ int exec_text_load(struct cookie *ck, const char *line, size_t len)
     ck->ready = false;
     ck->notified = ENGINE_SUCCESS;
     return 0;
+}
+
+void exec_text_unload(struct cookie *ck)
+{
+    struct cookie_text *t = ck->text;
+    ck->text = NULL;
+    if (t == NULL)
+        return;
+    if (ck->spare == NULL && t->cap <= EXEC_TEXT_LINE_KEEP)
+        ck->spare = t;
+    else
+        free(t);
 }
 
 void exec_text_out(struct cookie *ck, const char *s, size_t n)
@@ -104,16 +127,47 @@ static enum exec_result exec_text_fail(struct cookie *ck, engine_status s)
     return EXEC_DONE;
 }
 
-/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" */
+/* Values up to this size go out in one copy with their VALUE line. */
+#define EXEC_TEXT_INLINE_MAX 1024
+
+/* Writes " <v>" in decimal at p (snprintf costs several times more); returns its length. */
+static size_t exec_text_dec(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    p[0] = ' ';
+    for (size_t i = 0; i < n; i++)
+        p[1 + i] = tmp[n - 1 - i];
+    return n + 1;
+}
+
+/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"; a small value is copied with its line. */
 static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas)
 {
-    char head[TEXT_KEY_MAX + 80];
-    int n = snprintf(head, sizeof(head), "VALUE %.*s %u %u", (int)it->nkey, item_key(it), it->flags,
-                     it->nbytes);
+    char buf[TEXT_KEY_MAX + 80 + EXEC_TEXT_INLINE_MAX];
+    size_t n = 6;
+    memcpy(buf, "VALUE ", n);
+    memcpy(buf + n, item_key(it), it->nkey);
+    n += it->nkey;
+    n += exec_text_dec(buf + n, it->flags);
+    n += exec_text_dec(buf + n, it->nbytes);
     if (with_cas)
-        n += snprintf(head + n, sizeof(head) - (size_t)n, " %llu", (unsigned long long)it->cas);
-    memcpy(head + n, "\r\n", 2);
-    exec_text_out(ck, head, (size_t)n + 2);
+        n += exec_text_dec(buf + n, it->cas);
+    memcpy(buf + n, "\r\n", 2);
+    n += 2;
+    /* A value the send buffer would take by reference is never copied. */
+    if (it->nbytes <= EXEC_TEXT_INLINE_MAX &&
+        it->nbytes < ck->conn->worker->fe->cfg->send_buffer_threshold) {
+        memcpy(buf + n, item_cvalue(it), it->nbytes);
+        memcpy(buf + n + it->nbytes, "\r\n", 2);
+        exec_text_out(ck, buf, n + it->nbytes + 2);
+        return;
+    }
+    exec_text_out(ck, buf, n);
     resp_add_value(ck->conn, it, item_cvalue(it), it->nbytes);
     stats_add(&ck->conn->worker->stats, STATS_bytes_written, it->nbytes);
     exec_text_out(ck, "\r\n", 2);

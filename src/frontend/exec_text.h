@@ -26,14 +26,21 @@ struct cookie_text {
     uint64_t number; /* ma: the result kept between its steps */
     uint64_t cas;    /* ma: the CAS kept between its steps */
     size_t len;
+    size_t cap;  /* room for a line of cap bytes (and its NUL) */
     char line[]; /* the command line, NUL-terminated */
 };
 
 /*
- * Copies a command line into a new cookie_text of ck and parses it there;
- * the line must have parsed as TEXT_OK. 0, or -1 when out of memory.
+ * Copies a command line and its parse r (TEXT_OK) into a new cookie_text of
+ * ck, r's tokens moved to the copy. 0, or -1 when out of memory.
  */
-int exec_text_load(struct cookie *ck, const char *line, size_t len);
+int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct text_req *r);
+
+/*
+ * Forgets the cookie's text command; its memory is kept as the cookie's
+ * spare for the next one unless it is large (a long retrieval line).
+ */
+void exec_text_unload(struct cookie *ck);
 
 /* Runs the cookie's text or meta command. */
 enum exec_result exec_text_run(struct cookie *ck);

@@ -2,20 +2,25 @@
  * Inbox implementation. inbox_post runs on any thread; the wake-up and
  * re-arm callbacks run on the owning worker's event loop.
  *
- * The wake-up is a libevent event without a file descriptor, made active
- * from the posting thread (libevent is set up for pthreads, so event_active
- * is thread-safe). `signalled` stays true from the first post until a drain
- * empties the queue, so a burst of posts costs one wake-up. When a drain
- * stops at the batch limit it adds a zero-timeout timer instead of making
- * the event active again: timers are looked at only after the next poll, so
- * sockets get their turn between batches.
+ * The wake-up is an eventfd: the posting thread writes it, the worker's loop
+ * has a persistent read event on it. No libevent call crosses threads, so
+ * the worker's event_base needs no lock (EVENT_BASE_FLAG_NOLOCK, worker.c):
+ * a lockable base would take its mutex for every event operation of every
+ * connection only so that this one event could be activated from outside.
+ * `signalled` stays true from the first post until a drain empties the
+ * queue, so a burst of posts costs one write. When a drain stops at the
+ * batch limit it adds a zero-timeout timer instead: timers are looked at
+ * only after the next poll, so sockets get their turn between batches.
  */
 #include "frontend/inbox.h"
 
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 struct inbox_msg {
     struct inbox_msg *next;
@@ -30,11 +35,13 @@ struct inbox {
     size_t count;
     bool signalled;
     int batch;
+    int fd; /* the eventfd posts write and the loop reads */
     struct event *wake;
     struct event *rearm;
 };
 
 static void inbox_drain(evutil_socket_t fd, short what, void *arg);
+static void inbox_wake(evutil_socket_t fd, short what, void *arg);
 
 struct inbox *inbox_create(struct event_base *base, int batch)
 {
@@ -43,9 +50,15 @@ struct inbox *inbox_create(struct event_base *base, int batch)
         return NULL;
     pthread_mutex_init(&ib->lock, NULL);
     ib->batch = batch > 0 ? batch : 1;
-    ib->wake = event_new(base, -1, 0, inbox_drain, ib);
+    ib->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ib->fd < 0) {
+        pthread_mutex_destroy(&ib->lock);
+        free(ib);
+        return NULL;
+    }
+    ib->wake = event_new(base, ib->fd, EV_READ | EV_PERSIST, inbox_wake, ib);
     ib->rearm = evtimer_new(base, inbox_drain, ib);
-    if (ib->wake == NULL || ib->rearm == NULL) {
+    if (ib->wake == NULL || ib->rearm == NULL || event_add(ib->wake, NULL) != 0) {
         inbox_destroy(&ib);
         return NULL;
     }
@@ -96,6 +109,15 @@ static void inbox_drain(evutil_socket_t fd, short what, void *arg)
     inbox_run(batch);
 }
 
+/* The eventfd is readable: clear it first, so a post after the drain wakes the loop again. */
+static void inbox_wake(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof(n));
+    (void)r; /* EAGAIN: nothing to clear; the queue is looked at anyway */
+    inbox_drain(fd, what, arg);
+}
+
 int inbox_post(struct inbox *ib, inbox_fn fn, void *arg)
 {
     struct inbox_msg *m = malloc(sizeof(*m));
@@ -113,9 +135,12 @@ int inbox_post(struct inbox *ib, inbox_fn fn, void *arg)
     ib->count++;
     bool wake = !ib->signalled;
     ib->signalled = true;
-    /* Activate under the lock so a concurrent destroy cannot free the event in between. */
-    if (wake)
-        event_active(ib->wake, 0, 0);
+    /* Written under the lock so a concurrent destroy cannot close the eventfd in between. */
+    if (wake) {
+        static const uint64_t one = 1;
+        ssize_t w = write(ib->fd, &one, sizeof(one));
+        (void)w; /* fails only when the counter is full, and then the loop is woken anyway */
+    }
     pthread_mutex_unlock(&ib->lock);
     return 0;
 }
@@ -140,6 +165,7 @@ void inbox_destroy(struct inbox **ibp)
         event_free(ib->wake);
     if (ib->rearm != NULL)
         event_free(ib->rearm);
+    close(ib->fd);
     pthread_mutex_destroy(&ib->lock);
     free(ib);
     *ibp = NULL;

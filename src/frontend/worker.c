@@ -13,6 +13,24 @@
 #include "frontend/conn.h"
 #include "frontend/server.h"
 
+/*
+ * A worker's event_base is used by its own thread only: other threads reach
+ * the worker through the inbox's eventfd (inbox.c), never through libevent.
+ * So it is created without a lock, which a lockable base would take for
+ * every event added, deleted or activated.
+ */
+static struct event_base *worker_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (cfg == NULL)
+        return NULL;
+    struct event_base *base = NULL;
+    if (event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK) == 0)
+        base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 struct worker *worker_create(struct frontend *fe, int id)
 {
     struct worker *w = calloc(1, sizeof(*w));
@@ -20,7 +38,7 @@ struct worker *worker_create(struct frontend *fe, int id)
         return NULL;
     w->fe = fe;
     w->id = id;
-    w->base = event_base_new();
+    w->base = worker_base_new();
     if (w->base == NULL) {
         worker_destroy(&w);
         return NULL;
@@ -121,9 +139,10 @@ static void worker_shutdown(void *arg)
 
 void worker_stop(struct worker *w)
 {
-    if (inbox_post(w->inbox, worker_shutdown, w) != 0) {
-        /* Without memory for a message, break the loop directly; destroy closes the rest. */
-        event_base_loopbreak(w->base);
+    /* The worker's base has no lock: only the inbox may reach it from here. */
+    while (inbox_post(w->inbox, worker_shutdown, w) != 0) {
+        log_warn("worker %d: out of memory asking it to stop; retrying", w->id);
+        sleep(1);
     }
     pthread_join(w->thread, NULL);
 }
@@ -134,9 +153,14 @@ void worker_destroy(struct worker **wp)
     if (w == NULL)
         return;
     w->stopping = true;
+    /*
+     * Connections first: closing one whose command is blocked tells the
+     * engine, whose completion comes through the inbox; destroying the inbox
+     * then runs it, which frees that connection.
+     */
+    conn_close_all(w);
     if (w->inbox != NULL)
         inbox_destroy(&w->inbox);
-    conn_close_all(w);
     if (w->sweep != NULL)
         event_free(w->sweep);
     if (w->shutdown_timer != NULL)

@@ -286,6 +286,22 @@ static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, 
     }
 }
 
+/* Points t at to + its offset in from, when it points into from's len bytes. */
+static void text_tok_rebase(struct text_tok *t, const char *from, size_t len, const char *to)
+{
+    if (t->s != NULL && t->s >= from && t->s <= from + len)
+        t->s = to + (t->s - from);
+}
+
+void text_req_rebase(struct text_req *r, const char *from, size_t len, const char *to)
+{
+    text_tok_rebase(&r->key, from, len, to);
+    text_tok_rebase(&r->keys, from, len, to);
+    text_tok_rebase(&r->arg, from, len, to);
+    for (uint64_t bits = r->meta.present; bits != 0; bits &= bits - 1)
+        text_tok_rebase(&r->meta.arg[__builtin_ctzll(bits)], from, len, to);
+}
+
 enum text_verdict text_parse(const char *line, size_t len, struct text_req *r)
 {
     memset(r, 0, sizeof(*r));

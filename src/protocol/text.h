@@ -105,6 +105,13 @@ struct text_req {
  */
 enum text_verdict text_parse(const char *line, size_t len, struct text_req *r) WARN_UNUSED;
 
+/*
+ * Moves every token of r that points into the len bytes at from so that it
+ * points at the same offset of to (a copy of that line), instead of parsing
+ * the copy again.
+ */
+void text_req_rebase(struct text_req *r, const char *from, size_t len, const char *to);
+
 /* True when the start of an unfinished line is a retrieval command ("get ", "gats ", ...). */
 bool text_is_retrieval(const char *p, size_t len);
 

@@ -88,6 +88,35 @@ static void test_restart_sigterm(void **state)
     disk_cleanup(&d);
 }
 
+/* flush_all survives a restart: what it removed stays gone, what came after stays. */
+static void test_flush_persists(void **state)
+{
+    struct disk_srv d;
+    disk_init(&d);
+    disk_start(&d, "");
+    int fd = disk_connect(&d);
+    char line[64];
+    ms(fd, "before1", "a", 0, 0);
+    ms(fd, "before2", "b", 0, 0);
+    disk_cmd(fd, "flush_all\r\n", line, sizeof(line));
+    assert_string_equal(line, "OK");
+    ms(fd, "after", "c", 0, 0);
+    close(fd);
+    assert_int_equal(server_stop(&d.s), 0);
+    disk_start(&d, "");
+    fd = disk_connect(&d);
+    struct disk_item it;
+    disk_mg(fd, "before1", &it);
+    assert_false(it.found);
+    disk_mg(fd, "before2", &it);
+    assert_false(it.found);
+    disk_mg(fd, "after", &it);
+    assert_true(it.found);
+    assert_string_equal(it.value, "c");
+    close(fd);
+    disk_cleanup(&d);
+}
+
 /* Sends TEST_CONTROL with text on a binary connection; asserts success. */
 static void control(const struct disk_srv *d, const char *text)
 {
@@ -305,7 +334,44 @@ static void test_corruption_and_repair(void **state)
     assert_true(it.found);
     close(fd);
     assert_int_equal(server_stop(&d.s), 0);
+    /* The start said what it dropped. */
+    FILE *log = fopen(d.log, "r");
+    assert_non_null(log);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, log);
+    fclose(log);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "repair: 1 bad ranges"));
     disk_cleanup(&d);
+}
+
+/* The value of key qI in test_dataset_above_quota: 4096 bytes starting with its number. */
+static void quota_value(int i, char *value)
+{
+    memset(value, 'a' + i % 26, 4096);
+    int n = snprintf(value, 16, "%d-", i);
+    value[n] = 'x';
+    value[4096] = '\0';
+}
+
+/* Reads a 4096-byte data block and its CRLF in one go (text_read_line reads bytewise). */
+static void read_value_block(int fd, char *got)
+{
+    assert_int_equal(sock_read_exact(fd, got, 4098, IO_TIMEOUT_MS), 0);
+    assert_memory_equal(got + 4096, "\r\n", 2);
+    got[4096] = '\0';
+}
+
+/* Reads qI with mg and checks its value. */
+static void check_quota_key(int fd, int i)
+{
+    char cmd[64], line[64], got[4200], want[4200];
+    snprintf(cmd, sizeof(cmd), "mg q%d v\r\n", i);
+    disk_cmd(fd, cmd, line, sizeof(line));
+    assert_string_equal(line, "VA 4096");
+    read_value_block(fd, got);
+    quota_value(i, want);
+    assert_string_equal(got, want);
 }
 
 /* Four times the quota: every key reads back, fetches count, NOOP stays responsive. */
@@ -314,41 +380,42 @@ static void test_dataset_above_quota(void **state)
     struct disk_srv d;
     disk_init(&d);
     const char *const more[] = {"-m", "2", "-I", "64k", NULL};
-    assert_int_equal(disk_start_args(&d, "disk_fetch_delay_us=20000", more), 0);
+    assert_int_equal(disk_start_args(&d, "", more), 0);
     int fd = disk_connect(&d);
     char key[32], value[4200];
     for (int i = 0; i < 2048; i++) { /* 8 MiB of values */
         snprintf(key, sizeof(key), "q%d", i);
-        memset(value, 'a' + i % 26, 4096);
-        snprintf(value, 16, "%d-", i);
-        value[strlen(value)] = 'x';
-        value[4096] = '\0';
+        quota_value(i, value);
         assert_true(try_set(fd, key, value));
     }
-    long long fetches0 = disk_stat(fd, "disk_fetches");
     assert_true(disk_stat(fd, "disk_nonresident_items") > 0);
+    long long fetches0 = disk_stat(fd, "disk_fetches");
+    for (int i = 0; i < 2048; i++)
+        check_quota_key(fd, i);
+    assert_true(disk_stat(fd, "disk_fetches") > fetches0);
+    close(fd);
+    assert_int_equal(server_stop(&d.s), 0);
+    /* Fetches slowed to 300 ms: a NOOP on another connection answers while one waits. */
+    assert_int_equal(disk_start_args(&d, "disk_fetch_delay_us=300000", more), 0);
+    fd = disk_connect(&d);
     int other = disk_connect(&d);
-    for (int i = 0; i < 2048; i += 64) {
-        snprintf(key, sizeof(key), "q%d", i);
-        memset(value, 'a' + i % 26, 4096);
-        snprintf(value, 16, "%d-", i);
-        value[strlen(value)] = 'x';
-        value[4096] = '\0';
-        /* The read waits 20 ms for its fetch; a NOOP elsewhere meanwhile does not. */
+    for (int i = 0; i < 5; i++) {
         char cmd[64];
-        snprintf(cmd, sizeof(cmd), "mg %s v\r\n", key);
+        int k = 2047 - i * 100; /* written last: not loaded by the warm-up, so fetched */
+        snprintf(cmd, sizeof(cmd), "mg q%d v\r\n", k);
         text_send(fd, cmd);
+        sleep_ms(20); /* the read is waiting for its fetch now */
         int64_t t0 = now_ms();
         text_xchg(other, "mn\r\n", "MN\r\n");
-        assert_true(now_ms() - t0 < 100);
-        char line[64];
+        assert_true(now_ms() - t0 < 250);
+        assert_true(sock_expect_silent(fd, 0)); /* the fetch is still running */
+        char line[64], got[4200];
         text_read_line(fd, line, sizeof(line));
         assert_string_equal(line, "VA 4096");
-        char got[4200];
-        text_read_line(fd, got, sizeof(got));
+        read_value_block(fd, got);
+        quota_value(k, value);
         assert_string_equal(got, value);
     }
-    assert_true(disk_stat(fd, "disk_fetches") > fetches0);
     close(other);
     close(fd);
     disk_cleanup(&d);
@@ -357,10 +424,10 @@ static void test_dataset_above_quota(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_restart_sigterm),     cmocka_unit_test(test_fsync_failure_sync),
-        cmocka_unit_test(test_write_failure_sync),  cmocka_unit_test(test_fsync_failure_async),
-        cmocka_unit_test(test_torn_tail),           cmocka_unit_test(test_corruption_and_repair),
-        cmocka_unit_test(test_dataset_above_quota),
+        cmocka_unit_test(test_restart_sigterm),       cmocka_unit_test(test_flush_persists),
+        cmocka_unit_test(test_fsync_failure_sync),    cmocka_unit_test(test_write_failure_sync),
+        cmocka_unit_test(test_fsync_failure_async),   cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_corruption_and_repair), cmocka_unit_test(test_dataset_above_quota),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

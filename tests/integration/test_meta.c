@@ -38,6 +38,25 @@ static unsigned long long line_flag(int fd, char flag, char *line, size_t cap)
     return strtoull(p + 2, NULL, 10);
 }
 
+/*
+ * Sends cmd and expects the reply line head, a remaining TTL of ttl or
+ * ttl - 1 seconds (the server's clock may tick between the command that set
+ * the TTL and this one), tail; then rest (if not NULL).
+ */
+static void xchg_ttl(int fd, const char *cmd, const char *head, unsigned ttl, const char *tail,
+                     const char *rest)
+{
+    char line[128], a[128], b[128];
+    text_send(fd, cmd);
+    text_read_line(fd, line, sizeof(line));
+    snprintf(a, sizeof(a), "%s%u%s", head, ttl, tail);
+    snprintf(b, sizeof(b), "%s%u%s", head, ttl - 1, tail);
+    if (strcmp(line, a) != 0 && strcmp(line, b) != 0)
+        fail_msg("%s: got '%s', want '%s'", cmd, line, a);
+    if (rest != NULL)
+        text_expect(fd, rest);
+}
+
 static void test_mg_ms_basic(void **state)
 {
     int fd = conn(state);
@@ -46,7 +65,7 @@ static void test_mg_ms_basic(void **state)
     text_xchg(fd, "mg foo v\r\n", "VA 2\r\nhi\r\n");
     text_xchg(fd, "mg foo\r\n", "HD\r\n");
     text_xchg(fd, "mg foo s v f k O12\r\n", "VA 2 s2 f5 kfoo O12\r\nhi\r\n");
-    text_xchg(fd, "mg foo t\r\n", "HD t90\r\n");
+    xchg_ttl(fd, "mg foo t\r\n", "HD t", 90, "", NULL);
     text_xchg(fd, "mg foo T0 t\r\n", "HD t-1\r\n");
     /* Miss: EN echoes O and k. */
     text_xchg(fd, "mg nope O7 k v\r\n", "EN O7 knope\r\n");
@@ -128,7 +147,7 @@ static void test_ma(void **state)
     text_xchg(fd, "ma n\r\n", "HD\r\n");
     text_xchg(fd, "ma n O9 k\r\n", "HD O9 kn\r\n");
     text_xchg(fd, "ma n T60 t v\r\n", "VA 1 t60\r\n3\r\n");
-    text_xchg(fd, "mg n t\r\n", "HD t60\r\n");
+    xchg_ttl(fd, "mg n t\r\n", "HD t", 60, "", NULL);
     text_xchg(fd, "ms s 1\r\nx\r\nma s\r\n",
               "HD\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
     text_xchg(fd, "ma n MZ\r\n", "CLIENT_ERROR invalid mode for ma M token\r\n");
@@ -161,7 +180,7 @@ static void test_stale_while_revalidate(void **state)
     int fd = conn(state), other = conn(state);
     text_xchg(fd, "ms s 3 T100\r\nold\r\n", "HD\r\n");
     text_xchg(fd, "md s I T30\r\n", "HD\r\n");
-    text_xchg(fd, "mg s v t\r\n", "VA 3 t30 X W\r\nold\r\n");
+    xchg_ttl(fd, "mg s v t\r\n", "VA 3 t", 30, " X W", "old\r\n");
     text_xchg(other, "mg s v\r\n", "VA 3 Z X\r\nold\r\n");
     text_xchg(fd, "ms s 3\r\nnew\r\n", "HD\r\n");
     text_xchg(other, "mg s v\r\n", "VA 3\r\nnew\r\n");
@@ -178,7 +197,7 @@ static void test_stale_while_revalidate(void **state)
     text_xchg(other, "mg si v\r\n", "VA 1 X W\r\nc\r\n");
     text_xchg(fd, "ms si 1 I C999999999\r\nd\r\n", "EX\r\n");
     /* N: a miss vivifies an empty item and wins; the next reader sees Z. */
-    text_xchg(fd, "mg v N30 v s t\r\n", "VA 0 s0 t30 W\r\n\r\n");
+    xchg_ttl(fd, "mg v N30 v s t\r\n", "VA 0 s0 t", 30, " W", "\r\n");
     text_xchg(other, "mg v N30 v\r\n", "VA 0 Z\r\n\r\n");
     /* R: a TTL below the token wins a recache once. */
     text_xchg(fd, "ms r 1 T10\r\nx\r\n", "HD\r\n");

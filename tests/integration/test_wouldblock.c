@@ -205,6 +205,7 @@ static void test_isolation(void **state)
     int64_t t0 = now_ms();
     wb_noop(b);
     int64_t took = now_ms() - t0;
+    fprintf(stderr, "isolation: NOOP answered in %lld ms beside a blocked GET\n", (long long)took);
     /* The engine delays 200 ms; an answer well inside that proves the worker did not wait. */
     if (took >= 100) {
         fail_msg("NOOP on another connection took %lld ms while a command was blocked",

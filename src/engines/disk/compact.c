@@ -98,9 +98,11 @@ static struct seg_live *measure(struct disk_engine *de, size_t *n)
     for (size_t i = 0; i < DISK_SHARDS; i++) {
         struct disk_shard *s = &de->shards[i];
         size_t cursor = 0;
-        pthread_mutex_lock(&s->lock);
-        mem_ht_scan(&s->ht, &cursor, SIZE_MAX, add_live, &ls);
-        pthread_mutex_unlock(&s->lock);
+        do { /* a few buckets per lock hold: front-end threads wait at most that long */
+            pthread_mutex_lock(&s->lock);
+            mem_ht_scan(&s->ht, &cursor, DISK_SCAN_CHUNK, add_live, &ls);
+            pthread_mutex_unlock(&s->lock);
+        } while (cursor != 0);
     }
     *n = count;
     return segs;

@@ -277,11 +277,11 @@ static int parse_errno(const char *s, int *out)
 
 int disk_fault_parse_one(char *item, struct store_faults *f)
 {
-    char *parts[4] = {NULL};
+    char *parts[5] = {NULL};
     int n = 0;
-    for (char *rest = item, *p; n < 4 && (p = strsep(&rest, ":")) != NULL;)
+    for (char *rest = item, *p; n < 5 && (p = strsep(&rest, ":")) != NULL;)
         parts[n++] = p;
-    if (n < 2)
+    if (n < 2 || n > 4)
         return -1;
     char *end;
     if (strcmp(parts[0], "crash") == 0) {

@@ -33,6 +33,8 @@
 #define DISK_SHARDS 16u
 #define DISK_LRU_MAX_MOVES 64
 #define DISK_DEFAULT_SEGMENT (64u * 1024u * 1024u)
+/* Buckets a background scan (flush, compaction) visits per hold of a shard lock. */
+#define DISK_SCAN_CHUNK 256u
 /* Fetch latency histogram buckets: < 2^(i+4) microseconds, the last one open. */
 #define DISK_HIST_BUCKETS 10
 

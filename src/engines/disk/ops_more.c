@@ -219,6 +219,27 @@ static bool collect_flushed(struct item *it, void *arg)
     return false;
 }
 
+/* Turns the flushed entries of a few buckets from *cursor into deletes; returns the last qno. */
+static uint64_t entomb_chunk(struct disk_engine *de, struct disk_shard *s, const struct mem_view *v,
+                             size_t *cursor)
+{
+    struct flushed_list l = {.view = v};
+    struct mem_grave g = {NULL};
+    uint64_t last = 0;
+    pthread_mutex_lock(&s->lock);
+    mem_ht_scan(&s->ht, cursor, DISK_SCAN_CHUNK, collect_flushed, &l);
+    for (size_t k = 0; k < l.n; k++) {
+        struct item *it = l.v[k];
+        uint64_t qno = disk_entomb(de, s, hash_key(item_key(it), it->nkey), it, &g);
+        last = qno > last ? qno : last;
+        s->c.reclaimed++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    mem_grave_release(&g);
+    free(l.v);
+    return last;
+}
+
 /* Writer pool: turns every flushed entry into a queued delete, then answers the flush. */
 static void flush_scan_job(void *arg, bool cancelled)
 {
@@ -228,21 +249,16 @@ static void flush_scan_job(void *arg, bool cancelled)
     uint64_t last = 0;
     for (size_t i = 0; i < DISK_SHARDS && !cancelled; i++) {
         struct disk_shard *s = &de->shards[i];
-        struct flushed_list l = {.view = &v};
-        struct mem_grave g = {NULL};
         size_t cursor = 0;
-        pthread_mutex_lock(&s->lock);
-        mem_ht_scan(&s->ht, &cursor, SIZE_MAX, collect_flushed, &l);
-        for (size_t k = 0; k < l.n; k++) {
-            struct item *it = l.v[k];
-            uint64_t qno = disk_entomb(de, s, hash_key(item_key(it), it->nkey), it, &g);
+        do { /* a few buckets per lock hold: front-end threads wait at most that long */
+            uint64_t qno = entomb_chunk(de, s, &v, &cursor);
             last = qno > last ? qno : last;
-            s->c.reclaimed++;
-        }
-        pthread_mutex_unlock(&s->lock);
-        mem_grave_release(&g);
-        free(l.v);
+        } while (cursor != 0);
     }
+    /* Deletes a lookup queued for a flushed entry meanwhile are covered too. */
+    pthread_mutex_lock(&de->q.lock);
+    last = de->q.last_qno > last ? de->q.last_qno : last;
+    pthread_mutex_unlock(&de->q.lock);
     if (fs->cookie != NULL && cancelled)
         de->host->notify(fs->cookie, ENGINE_TMPFAIL);
     else if (fs->cookie != NULL)

@@ -42,6 +42,14 @@ static void post_seq(struct inbox *ib, struct record *rec, int seq)
     assert_int_equal(inbox_post(ib, record_run, m), 0);
 }
 
+/* Exactly n messages ran, in the order 0 .. n-1. */
+static void assert_ran_in_order(const struct record *rec, int n)
+{
+    assert_int_equal(rec->nran, n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(rec->ran[i], i);
+}
+
 /* One loop iteration without waiting for anything. */
 static void loop_once(struct event_base *base)
 {
@@ -144,9 +152,45 @@ static void test_cross_thread_posts(void **state)
     assert_int_equal(inbox_post(ib, stop_loop, base), 0);
     /* The loop runs until the last message (posted after the others) breaks it. */
     event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
-    assert_int_equal(rec.nran, 1000);
-    for (int i = 0; i < 1000; i++)
-        assert_int_equal(rec.ran[i], i);
+    assert_ran_in_order(&rec, 1000);
+    inbox_destroy(&ib);
+    event_base_free(base);
+}
+
+struct stopping_poster {
+    struct poster p;
+    struct event_base *base;
+};
+
+/* Posts its messages, then one that breaks the loop. */
+static void *stopping_poster_main(void *arg)
+{
+    struct stopping_poster *sp = arg;
+    poster_main(&sp->p);
+    assert_int_equal(inbox_post(sp->p.ib, stop_loop, sp->base), 0);
+    return NULL;
+}
+
+/*
+ * A worker's base has no lock (EVENT_BASE_FLAG_NOLOCK): posts from another
+ * thread while the loop runs must wake it through the inbox's eventfd alone.
+ */
+static void test_posts_while_running_on_unlocked_base(void **state)
+{
+    struct event_config *cfg = event_config_new();
+    assert_int_equal(event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK), 0);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    assert_non_null(base);
+    struct inbox *ib = inbox_create(base, 10);
+    assert_non_null(ib);
+    struct record rec = {.nran = 0};
+    struct stopping_poster sp = {{ib, &rec, 0, 2000}, base};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stopping_poster_main, &sp), 0);
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    pthread_join(t, NULL);
+    assert_ran_in_order(&rec, 2000);
     inbox_destroy(&ib);
     event_base_free(base);
 }
@@ -159,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_posts_during_drain_keep_order),
         cmocka_unit_test(test_destroy_runs_leftovers),
         cmocka_unit_test(test_cross_thread_posts),
+        cmocka_unit_test(test_posts_while_running_on_unlocked_base),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,13 +152,38 @@ static void test_meta(void **state)
     assert_int_equal(key[0], 'a');
 }
 
+/* A parse moved to a copy of its line points into the copy, at the same tokens. */
+static void test_rebase(void **state)
+{
+    char a[64], b[64];
+    struct text_req r;
+    strcpy(a, "mg key v O123 t k");
+    assert_int_equal(text_parse(a, strlen(a), &r), TEXT_OK);
+    memcpy(b, a, sizeof(a));
+    text_req_rebase(&r, a, strlen(a), b);
+    memset(a, 'x', sizeof(a));
+    assert_ptr_equal(r.key.s, b + 3);
+    assert_tok(&r.key, "key");
+    struct text_tok opaque = meta_arg(&r.meta, 'O');
+    assert_tok(&opaque, "123");
+    strcpy(a, "get k1 k2");
+    assert_int_equal(text_parse(a, strlen(a), &r), TEXT_OK);
+    memcpy(b, a, sizeof(a));
+    text_req_rebase(&r, a, strlen(a), b);
+    memset(a, 'x', sizeof(a));
+    struct text_tok key;
+    assert_true(text_next_key(&r.keys, &key));
+    assert_tok(&key, "k1");
+    assert_true(text_next_key(&r.keys, &key));
+    assert_tok(&key, "k2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_storage),
-        cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_other_commands),
-        cmocka_unit_test(test_meta),
+        cmocka_unit_test(test_storage),        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_other_commands), cmocka_unit_test(test_meta),
+        cmocka_unit_test(test_rebase),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
