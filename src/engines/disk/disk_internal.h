@@ -278,6 +278,13 @@ engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t q
                           struct disk_reply *r);
 
 /*
+ * Ends a mutation's locked part (disk_op_end), then, if it succeeded and
+ * queued something (qno != 0), completes it with disk_finish.
+ */
+engine_status disk_op_finish(struct disk_engine *de, struct disk_op *op, const void *cookie,
+                             uint64_t qno, struct disk_reply *r);
+
+/*
  * Parks cookie (whose op already returned EWOULDBLOCK) until qno is durable
  * (at once when not sync), then notifies it; its next call collects status.
  */

@@ -197,12 +197,7 @@ engine_status disk_store(struct engine *e, const void *cookie, struct item *it, 
             r.status = disk_fetch_start(de, op.s, op.hash, old, cookie);
         else
             r.status = concat_locked(de, &op, old, it, cas, op_kind, &r, &qno);
-        disk_op_end(&op);
-        if (r.status != ENGINE_SUCCESS)
-            return r.status;
-        engine_status st = disk_finish(de, cookie, qno, &r);
-        if (st != ENGINE_SUCCESS)
-            return st;
+        r.status = disk_op_finish(de, &op, cookie, qno, &r);
     }
     if (r.status == ENGINE_SUCCESS && cas_out != NULL)
         *cas_out = r.cas;
@@ -230,8 +225,5 @@ engine_status disk_remove(struct engine *e, const void *cookie, const void *key,
         r.status = ENGINE_KEY_EEXISTS;
     else if ((qno = disk_entomb(de, op.s, op.hash, it, &op.g)) == 0)
         r.status = ENGINE_ENOMEM;
-    disk_op_end(&op);
-    if (r.status != ENGINE_SUCCESS)
-        return r.status;
-    return disk_finish(de, cookie, qno, &r);
+    return disk_op_finish(de, &op, cookie, qno, &r);
 }

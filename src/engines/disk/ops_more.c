@@ -70,12 +70,7 @@ engine_status disk_arithmetic(struct engine *e, const void *cookie, const void *
         struct disk_op op;
         disk_op_begin(&op, de, key, nkey);
         r.status = arith_locked(de, cookie, &op, key, nkey, a, &r, &qno);
-        disk_op_end(&op);
-        if (r.status != ENGINE_SUCCESS)
-            return r.status;
-        engine_status st = disk_finish(de, cookie, qno, &r);
-        if (st != ENGINE_SUCCESS)
-            return st;
+        r.status = disk_op_finish(de, &op, cookie, qno, &r);
     }
     if (r.status == ENGINE_SUCCESS) {
         if (result != NULL)
@@ -183,10 +178,7 @@ engine_status disk_invalidate(struct engine *e, const void *cookie, const void *
             qno = disk_enqueue(de, it);
         }
     }
-    disk_op_end(&op);
-    if (r.status != ENGINE_SUCCESS || qno == 0)
-        return r.status;
-    return disk_finish(de, cookie, qno, &r);
+    return disk_op_finish(de, &op, cookie, qno, &r);
 }
 
 /* The scan job's argument. */

@@ -134,6 +134,15 @@ engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t q
     return ENGINE_EWOULDBLOCK;
 }
 
+engine_status disk_op_finish(struct disk_engine *de, struct disk_op *op, const void *cookie,
+                             uint64_t qno, struct disk_reply *r)
+{
+    disk_op_end(op);
+    if (r->status != ENGINE_SUCCESS || qno == 0)
+        return r->status;
+    return disk_finish(de, cookie, qno, r);
+}
+
 void disk_complete_later(struct disk_engine *de, const void *cookie, uint64_t qno,
                          engine_status status)
 {
