@@ -457,7 +457,9 @@ static void flusher_job(void *arg, bool cancelled)
     for (;;) {
         struct disk_qvec batch;
         bool waiters = take_batch(de, &batch);
-        if (batch.n > 0 && append_batch(de, &batch) != 0) {
+        /* append_batch empties batch: what decides below is whether anything came. */
+        size_t appended = batch.n;
+        if (appended > 0 && append_batch(de, &batch) != 0) {
             stop_failed(de);
             return;
         }
@@ -467,7 +469,7 @@ static void flusher_job(void *arg, bool cancelled)
             continue;
         }
         uint64_t since = disk_now_ms() - de->last_sync_ms;
-        if (!waiters && batch.n > 0 && since < de->cfg.flush_interval_ms) {
+        if (!waiters && appended > 0 && since < de->cfg.flush_interval_ms) {
             /* async: gather more for one fsync, but never past the interval. */
             sleep_ms((unsigned)(de->cfg.flush_interval_ms - since));
             continue;
