@@ -410,17 +410,13 @@ static int sync_inflight(struct disk_engine *de)
     return 0;
 }
 
-/* Takes everything queued into *batch; returns whether sync waiters are present. */
-static bool take_batch(struct disk_engine *de, struct disk_qvec *batch)
+/* Takes everything queued into *batch. */
+static void take_batch(struct disk_engine *de, struct disk_qvec *batch)
 {
     pthread_mutex_lock(&de->q.lock);
     *batch = de->q.q;
     de->q.q = (struct disk_qvec){0};
-    bool waiters = false;
-    for (struct disk_waiter *w = de->q.waiters; w != NULL && !waiters; w = w->next)
-        waiters = !w->done;
     pthread_mutex_unlock(&de->q.lock);
-    return waiters;
 }
 
 /* Ends the job if nothing is left to do; true when it ended. */
@@ -443,9 +439,11 @@ static void stop_failed(struct disk_engine *de)
 }
 
 /*
- * The flusher (writer pool): appends what is queued, and fsyncs when a sync
- * waiter needs it, when flush_interval_ms has passed since the last fsync,
- * or when nothing more comes. Runs until the queue is empty and durable.
+ * The flusher (writer pool): appends what is queued, and fsyncs at once
+ * with durability=sync (every mutation waits for it; a waiter may register
+ * only after its record was taken, so no waiter list is consulted), else
+ * when flush_interval_ms has passed since the last fsync or nothing more
+ * comes. Runs until the queue is empty and durable.
  */
 static void flusher_job(void *arg, bool cancelled)
 {
@@ -456,7 +454,7 @@ static void flusher_job(void *arg, bool cancelled)
     }
     for (;;) {
         struct disk_qvec batch;
-        bool waiters = take_batch(de, &batch);
+        take_batch(de, &batch);
         /* append_batch empties batch: what decides below is whether anything came. */
         size_t appended = batch.n;
         if (appended > 0 && append_batch(de, &batch) != 0) {
@@ -469,7 +467,7 @@ static void flusher_job(void *arg, bool cancelled)
             continue;
         }
         uint64_t since = disk_now_ms() - de->last_sync_ms;
-        if (!waiters && appended > 0 && since < de->cfg.flush_interval_ms) {
+        if (!de->cfg.sync && appended > 0 && since < de->cfg.flush_interval_ms) {
             /* async: gather more for one fsync, but never past the interval. */
             sleep_ms((unsigned)(de->cfg.flush_interval_ms - since));
             continue;
@@ -485,7 +483,7 @@ static void flusher_job(void *arg, bool cancelled)
 void disk_flush_all_now(struct disk_engine *de)
 {
     struct disk_qvec batch;
-    (void)take_batch(de, &batch);
+    take_batch(de, &batch);
     if (batch.n > 0 && append_batch(de, &batch) != 0)
         return;
     if (de->inflight.n > 0 && sync_inflight(de) != 0)
