@@ -97,6 +97,7 @@ struct disk_shard {
 /* One record waiting to be written; holds a reference on it. */
 struct disk_qrec {
     struct item *it;
+    uint64_t hash;    /* of its key: picks the shard when the record completes */
     uint64_t qno;     /* position in the write order */
     uint64_t cas;     /* snapshot at queue time */
     uint64_t exptime; /* absolute Unix seconds, 0 never */
@@ -109,6 +110,14 @@ struct disk_qrec {
 struct disk_qvec {
     struct disk_qrec *v;
     size_t n, cap;
+};
+
+/* The flusher's reusable arrays for one batch: records and locations, and a completion order. */
+struct disk_scratch {
+    struct store_record *recs;
+    struct store_loc *locs;
+    uint32_t *order;
+    size_t cap;
 };
 
 /* A command waiting (durability=sync) for the fsync that covers its write. */
@@ -138,7 +147,8 @@ struct disk_queue {
     uint64_t last_qno;    /* the last qno handed out */
     uint64_t durable_qno; /* every record up to here is durable */
     bool scheduled;       /* a flusher job is queued or running */
-    bool failed;          /* the last write or fsync failed: mutations get TMPFAIL */
+    atomic_bool failed;   /* the last write or fsync failed: mutations get TMPFAIL (written
+                             under lock; mutations read it without) */
     uint64_t retry_at_ms; /* when a failed state may retry */
     struct disk_waiter *waiters;
 };
@@ -166,6 +176,7 @@ struct disk_engine {
     atomic_uint flush_when;            /* server time of a pending delayed flush, 0: none */
     struct disk_queue q;
     struct disk_qvec inflight;     /* appended, not yet fsynced; the flusher's own */
+    struct disk_scratch scratch;   /* the flusher's own */
     uint64_t last_sync_ms;         /* flusher's own */
     atomic_bool compact_scheduled; /* a compaction job is queued or running */
     atomic_uint_fast64_t last_compact_ms;
@@ -261,10 +272,11 @@ void disk_make_room(struct disk_shard *s, struct mem_grave *g);
 
 /*
  * Queues the newest state of it (a value, or a delete for a tombstone
- * entry) with its current cas, flags and exptime; shard lock held. Returns
+ * entry; hash is its key's) with its current cas, flags and exptime; shard
+ * lock held. Returns
  * the record's qno.
  */
-uint64_t disk_enqueue(struct disk_engine *de, struct item *it);
+uint64_t disk_enqueue(struct disk_engine *de, uint64_t hash, struct item *it);
 
 /* True (and kicks a retry when due) while writes fail: mutations answer TMPFAIL. */
 bool disk_writes_refused(struct disk_engine *de);

@@ -68,10 +68,11 @@ static void kick_locked(struct disk_engine *de)
         de->q.scheduled = true;
 }
 
-uint64_t disk_enqueue(struct disk_engine *de, struct item *it)
+uint64_t disk_enqueue(struct disk_engine *de, uint64_t hash, struct item *it)
 {
     bool tomb = (it->engine_bits & DISK_BIT_TOMB) != 0;
     struct disk_qrec r = {.it = it,
+                          .hash = hash,
                           .cas = it->cas,
                           .exptime = disk_abs_time(it->exptime),
                           .flags = it->flags,
@@ -92,6 +93,9 @@ uint64_t disk_enqueue(struct disk_engine *de, struct item *it)
 
 bool disk_writes_refused(struct disk_engine *de)
 {
+    /* Every mutation asks: no lock unless writes fail (then the retry kick needs it). */
+    if (!atomic_load_explicit(&de->q.failed, memory_order_relaxed))
+        return false;
     pthread_mutex_lock(&de->q.lock);
     bool failed = de->q.failed;
     if (failed && disk_now_ms() >= de->q.retry_at_ms) {
@@ -276,34 +280,80 @@ static void notify_waiters(struct disk_engine *de, bool failed)
     }
 }
 
-/* A durable record: its entry learns where it is, and stops being dirty. */
-static void complete_record(struct disk_engine *de, const struct disk_qrec *r, uint64_t seq,
-                            const struct store_loc *loc)
+/* Shard lock held: a durable record's entry learns where it is, and stops being dirty. */
+static void complete_locked(struct disk_shard *s, const struct disk_qrec *r, struct mem_grave *g)
 {
     struct item *it = r->it;
-    uint64_t hash = hash_key(item_key(it), it->nkey);
-    struct disk_shard *s = disk_shard(de, hash);
-    struct mem_grave g = {NULL};
-    pthread_mutex_lock(&s->lock);
     struct disk_meta *m = disk_meta(it);
     m->pending--;
-    bool linked = mem_ht_find(&s->ht, hash, item_key(it), it->nkey) == it;
-    disk_set_loc(s, it, seq, loc, linked);
+    bool linked = mem_ht_find(&s->ht, r->hash, item_key(it), it->nkey) == it;
+    disk_set_loc(s, it, r->seq, &r->loc, linked);
     if (linked && (it->engine_bits & DISK_BIT_TOMB) && m->pending == 0)
-        disk_unlink(s, hash, it, &g); /* the delete is durable: the key needs no entry */
+        disk_unlink(s, r->hash, it, g); /* the delete is durable: the key needs no entry */
     else if (linked)
-        disk_make_room(s, &g);
-    pthread_mutex_unlock(&s->lock);
-    mem_grave_release(&g);
-    item_unref(it);
+        disk_make_room(s, g);
 }
 
-/* The records being appended, as the store wants them. */
-static struct store_record *to_records(const struct disk_qvec *b)
+/*
+ * Completes the durable records v[0..n), shard by shard (one lock hold per
+ * shard and DISK_SCAN_CHUNK records, not one per record), in write order
+ * within a shard; order is scratch for n indexes. Drops the queue's
+ * references after each hold.
+ */
+static void complete_records(struct disk_engine *de, const struct disk_qrec *v, size_t n,
+                             uint32_t *order)
 {
-    struct store_record *recs = calloc(b->n ? b->n : 1, sizeof(*recs));
-    if (recs == NULL)
-        return NULL;
+    size_t start[DISK_SHARDS + 1] = {0};
+    for (size_t i = 0; i < n; i++)
+        start[(disk_shard(de, v[i].hash) - de->shards) + 1]++;
+    for (size_t k = 0; k < DISK_SHARDS; k++)
+        start[k + 1] += start[k];
+    size_t fill[DISK_SHARDS];
+    memcpy(fill, start, sizeof(fill));
+    for (size_t i = 0; i < n; i++)
+        order[fill[disk_shard(de, v[i].hash) - de->shards]++] = (uint32_t)i;
+    for (size_t k = 0; k < DISK_SHARDS; k++) {
+        struct disk_shard *s = &de->shards[k];
+        for (size_t i = start[k]; i < start[k + 1];) {
+            size_t end = i + DISK_SCAN_CHUNK < start[k + 1] ? i + DISK_SCAN_CHUNK : start[k + 1];
+            struct mem_grave g = {NULL};
+            pthread_mutex_lock(&s->lock);
+            for (size_t j = i; j < end; j++)
+                complete_locked(s, &v[order[j]], &g);
+            pthread_mutex_unlock(&s->lock);
+            mem_grave_release(&g);
+            for (; i < end; i++)
+                item_unref(v[order[i]].it);
+        }
+    }
+}
+
+/* Grows the flusher's scratch to n records; -1 when out of memory. */
+static int scratch_reserve(struct disk_scratch *sc, size_t n)
+{
+    if (n <= sc->cap)
+        return 0;
+    size_t cap = sc->cap ? sc->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    struct store_record *recs = realloc(sc->recs, cap * sizeof(*recs));
+    if (recs != NULL)
+        sc->recs = recs;
+    struct store_loc *locs = realloc(sc->locs, cap * sizeof(*locs));
+    if (locs != NULL)
+        sc->locs = locs;
+    uint32_t *order = realloc(sc->order, cap * sizeof(*order));
+    if (order != NULL)
+        sc->order = order;
+    if (recs == NULL || locs == NULL || order == NULL)
+        return -1;
+    sc->cap = cap;
+    return 0;
+}
+
+/* The records being appended, as the store wants them, into recs. */
+static void to_records(const struct disk_qvec *b, struct store_record *recs)
+{
     for (size_t i = 0; i < b->n; i++) {
         const struct disk_qrec *q = &b->v[i];
         bool tomb = q->kind == STORE_KIND_TOMBSTONE;
@@ -316,7 +366,6 @@ static struct store_record *to_records(const struct disk_qvec *b)
                                         .key = item_key(q->it),
                                         .value = tomb ? NULL : item_cvalue(q->it)};
     }
-    return recs;
 }
 
 /* A write or fsync failed: everything not durable goes back to the queue to be written again. */
@@ -338,10 +387,15 @@ static void enter_failed(struct disk_engine *de, struct disk_qvec *batch, const 
 /* Appends batch; its records move to inflight. 0, or -1 (failed state entered). */
 static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
 {
-    struct store_record *recs = to_records(batch);
-    struct store_loc *locs = calloc(batch->n, sizeof(*locs));
+    /* inflight is completed with order scratch for all of it: reserve for both. */
+    struct disk_scratch *sc = &de->scratch;
+    struct store_record *recs = NULL;
+    struct store_loc *locs = NULL;
     enum store_err err = STORE_ENOMEM;
-    if (recs != NULL && locs != NULL) {
+    if (scratch_reserve(sc, batch->n + de->inflight.n) == 0) {
+        recs = sc->recs;
+        locs = sc->locs;
+        to_records(batch, recs);
         pthread_rwlock_wrlock(&de->store_lock);
         err = store_append(de->store, recs, batch->n, locs, NULL);
         pthread_rwlock_unlock(&de->store_lock);
@@ -352,8 +406,6 @@ static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
             batch->v[i].loc = locs[i];
         }
     }
-    free(recs);
-    free(locs);
     if (err == STORE_ECRASHED)
         raise(SIGKILL); /* a test's injected crash point: die as a crash would */
     if (err != STORE_OK) {
@@ -393,8 +445,7 @@ static int sync_inflight(struct disk_engine *de)
     }
     struct disk_qvec done = de->inflight;
     de->inflight = (struct disk_qvec){0};
-    for (size_t i = 0; i < done.n; i++)
-        complete_record(de, &done.v[i], done.v[i].seq, &done.v[i].loc);
+    complete_records(de, done.v, done.n, de->scratch.order);
     atomic_fetch_add_explicit(&de->n.flushed_records, done.n, memory_order_relaxed);
     uint64_t last = done.n ? done.v[done.n - 1].qno : 0;
     free(done.v);
@@ -504,4 +555,8 @@ void disk_queue_deinit(struct disk_engine *de)
     de->q.waiters = NULL;
     qvec_release(&de->q.q);
     qvec_release(&de->inflight);
+    free(de->scratch.recs);
+    free(de->scratch.locs);
+    free(de->scratch.order);
+    de->scratch = (struct disk_scratch){0};
 }
