@@ -35,6 +35,8 @@
 #define DISK_DEFAULT_SEGMENT (64u * 1024u * 1024u)
 /* Buckets a background scan (flush, compaction) visits per hold of a shard lock. */
 #define DISK_SCAN_CHUNK 256u
+/* Freed sync waiters kept for reuse: one per connection waiting at once is typical. */
+#define DISK_SPARE_WAITERS 1024u
 /* Fetch latency histogram buckets: < 2^(i+4) microseconds, the last one open. */
 #define DISK_HIST_BUCKETS 10
 
@@ -122,7 +124,7 @@ struct disk_scratch {
 
 /* A command waiting (durability=sync) for the fsync that covers its write. */
 struct disk_waiter {
-    struct disk_waiter *next;
+    struct disk_waiter *next, **pprev; /* in q.waiters (pprev: the pointer to this one) */
     const void *cookie;
     uint64_t qno;
     engine_status status; /* the reply once durable; TMPFAIL when the write failed */
@@ -151,6 +153,8 @@ struct disk_queue {
                              under lock; mutations read it without) */
     uint64_t retry_at_ms; /* when a failed state may retry */
     struct disk_waiter *waiters;
+    struct disk_waiter *spare_waiters; /* freed waiters kept for reuse (DISK_SPARE_WAITERS) */
+    size_t nspare_waiters;
 };
 
 /* Counters for stats; relaxed atomics. */
@@ -176,6 +180,7 @@ struct disk_engine {
     atomic_uint flush_when;            /* server time of a pending delayed flush, 0: none */
     struct disk_queue q;
     struct disk_qvec inflight;     /* appended, not yet fsynced; the flusher's own */
+    struct disk_qvec spare;        /* an empty vector with room: the next queue; the flusher's */
     struct disk_scratch scratch;   /* the flusher's own */
     uint64_t last_sync_ms;         /* flusher's own */
     atomic_bool compact_scheduled; /* a compaction job is queued or running */

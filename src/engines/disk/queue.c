@@ -50,6 +50,17 @@ static void qvec_prepend(struct disk_qvec *back, struct disk_qvec *front)
     *front = (struct disk_qvec){0};
 }
 
+/* A vector the flusher is done with becomes the spare if it is the larger one. */
+static void keep_spare(struct disk_engine *de, struct disk_qvec v)
+{
+    if (v.cap > de->spare.cap) {
+        free(de->spare.v);
+        de->spare = (struct disk_qvec){.v = v.v, .n = 0, .cap = v.cap};
+    } else {
+        free(v.v);
+    }
+}
+
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -106,6 +117,48 @@ bool disk_writes_refused(struct disk_engine *de)
     return failed;
 }
 
+/* Queue lock held: a waiter to fill, reused when one is spare; NULL when out of memory. */
+static struct disk_waiter *waiter_new_locked(struct disk_engine *de)
+{
+    struct disk_waiter *w = de->q.spare_waiters;
+    if (w == NULL)
+        return malloc(sizeof(*w));
+    de->q.spare_waiters = w->next;
+    de->q.nspare_waiters--;
+    return w;
+}
+
+/* Queue lock held: frees w, or keeps it for reuse. */
+static void waiter_free_locked(struct disk_engine *de, struct disk_waiter *w)
+{
+    if (de->q.nspare_waiters >= DISK_SPARE_WAITERS) {
+        free(w);
+        return;
+    }
+    w->next = de->q.spare_waiters;
+    de->q.spare_waiters = w;
+    de->q.nspare_waiters++;
+}
+
+/* Queue lock held: puts w (filled) at the head of the waiters and in cookie's private slot. */
+static void waiter_link_locked(struct disk_engine *de, struct disk_waiter *w)
+{
+    w->next = de->q.waiters;
+    w->pprev = &de->q.waiters;
+    if (w->next != NULL)
+        w->next->pprev = &w->next;
+    de->q.waiters = w;
+    de->host->set_private(w->cookie, w);
+}
+
+/* Queue lock held: takes w out of the waiters. */
+static void waiter_unlink_locked(struct disk_waiter *w)
+{
+    *w->pprev = w->next;
+    if (w->next != NULL)
+        w->next->pprev = w->pprev;
+}
+
 engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t qno,
                           struct disk_reply *r)
 {
@@ -116,15 +169,13 @@ engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t q
         pthread_mutex_unlock(&de->q.lock);
         return r->status;
     }
-    struct disk_waiter *w = calloc(1, sizeof(*w));
-    if (w == NULL || de->q.failed) {
+    struct disk_waiter *w = de->q.failed ? NULL : waiter_new_locked(de);
+    if (w == NULL) {
         /* Not durable and no way to wait for it (or the disk fails): never claim success. */
         pthread_mutex_unlock(&de->q.lock);
-        free(w);
         return ENGINE_TMPFAIL;
     }
-    *w = (struct disk_waiter){.next = de->q.waiters,
-                              .cookie = cookie,
+    *w = (struct disk_waiter){.cookie = cookie,
                               .qno = qno,
                               .status = r->status,
                               .cas = r->cas,
@@ -132,8 +183,7 @@ engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t q
                               .item = r->item,
                               .meta = r->meta};
     r->item = NULL;
-    de->q.waiters = w;
-    de->host->set_private(cookie, w);
+    waiter_link_locked(de, w);
     pthread_mutex_unlock(&de->q.lock);
     return ENGINE_EWOULDBLOCK;
 }
@@ -150,65 +200,61 @@ engine_status disk_op_finish(struct disk_engine *de, struct disk_op *op, const v
 void disk_complete_later(struct disk_engine *de, const void *cookie, uint64_t qno,
                          engine_status status)
 {
-    struct disk_waiter *w = calloc(1, sizeof(*w));
+    pthread_mutex_lock(&de->q.lock);
+    struct disk_waiter *w = waiter_new_locked(de);
     if (w == NULL) {
+        pthread_mutex_unlock(&de->q.lock);
         /* Cannot park: the command is answered with the notify's status instead. */
         de->host->notify(cookie, ENGINE_ENOMEM);
         return;
     }
-    pthread_mutex_lock(&de->q.lock);
-    *w = (struct disk_waiter){.next = de->q.waiters,
-                              .cookie = cookie,
+    *w = (struct disk_waiter){.cookie = cookie,
                               .qno = de->cfg.sync && !de->q.failed ? qno : 0,
                               .status = de->q.failed && de->cfg.sync ? ENGINE_TMPFAIL : status};
-    de->q.waiters = w;
-    de->host->set_private(cookie, w);
+    waiter_link_locked(de, w);
     pthread_mutex_unlock(&de->q.lock);
     notify_waiters(de, false);
 }
 
 bool disk_collect(struct disk_engine *de, const void *cookie, struct disk_reply *r)
 {
-    if (de->host == NULL || cookie == NULL || de->host->get_private(cookie) == NULL)
+    if (de->host == NULL || cookie == NULL)
         return false;
-    struct disk_waiter *found = NULL;
+    /* The private slot holds the cookie's only waiter (set and cleared under the queue lock).
+     */
+    struct disk_waiter *w = de->host->get_private(cookie);
+    if (w == NULL)
+        return false;
     pthread_mutex_lock(&de->q.lock);
-    for (struct disk_waiter **p = &de->q.waiters; *p != NULL; p = &(*p)->next) {
-        if ((*p)->cookie == cookie && (*p)->done) {
-            found = *p;
-            *p = found->next;
-            break;
-        }
+    bool done = w->cookie == cookie && w->done;
+    if (done) {
+        waiter_unlink_locked(w);
+        de->host->set_private(cookie, NULL);
+        *r = (struct disk_reply){.status = w->status,
+                                 .cas = w->cas,
+                                 .result = w->result,
+                                 .item = w->item,
+                                 .meta = w->meta};
+        waiter_free_locked(de, w);
     }
     pthread_mutex_unlock(&de->q.lock);
-    if (found == NULL)
-        return false;
-    de->host->set_private(cookie, NULL);
-    *r = (struct disk_reply){.status = found->status,
-                             .cas = found->cas,
-                             .result = found->result,
-                             .item = found->item,
-                             .meta = found->meta};
-    free(found);
-    return true;
+    return done;
 }
 
 void disk_waiters_disconnect(struct disk_engine *de, const void *cookie)
 {
     struct disk_waiter *dead = NULL;
     pthread_mutex_lock(&de->q.lock);
-    struct disk_waiter **p = &de->q.waiters;
-    while (*p != NULL) {
-        struct disk_waiter *w = *p;
+    for (struct disk_waiter *w = de->q.waiters, *next; w != NULL; w = next) {
+        next = w->next;
         if (w->cookie == cookie && w->done) {
-            *p = w->next;
+            waiter_unlink_locked(w);
+            de->host->set_private(cookie, NULL); /* nothing is left to collect */
             w->next = dead;
             dead = w;
-            continue;
-        }
-        if (w->cookie == cookie)
+        } else if (w->cookie == cookie) {
             w->orphan = true;
-        p = &w->next;
+        }
     }
     pthread_mutex_unlock(&de->q.lock);
     while (dead != NULL) {
@@ -220,64 +266,56 @@ void disk_waiters_disconnect(struct disk_engine *de, const void *cookie)
     }
 }
 
+/* Cookies notified per hold of the queue lock. */
+#define NOTIFY_CHUNK 64u
+
 /*
- * Queue lock held: completes the waiters up to durable_qno (all of them
- * with TMPFAIL when failed), collecting the cookies to notify into *out
- * (a new array) and the orphans to free into *orphans.
+ * Queue lock held: completes at most NOTIFY_CHUNK waiters up to
+ * durable_qno (any not done with TMPFAIL when failed), putting their
+ * cookies into cookies and the orphans to free into *orphans; returns how
+ * many.
  */
-static size_t complete_waiters(struct disk_engine *de, bool failed, const void ***out,
-                               struct disk_waiter **orphans)
+static size_t complete_waiters(struct disk_engine *de, bool failed,
+                               const void *cookies[NOTIFY_CHUNK], struct disk_waiter **orphans)
 {
-    size_t n = 0, cap = 0;
-    const void **cookies = NULL;
-    struct disk_waiter **p = &de->q.waiters;
-    while (*p != NULL) {
-        struct disk_waiter *w = *p;
-        if (w->done || (!failed && w->qno > de->q.durable_qno)) {
-            p = &w->next;
+    size_t n = 0;
+    for (struct disk_waiter *w = de->q.waiters, *next; w != NULL && n < NOTIFY_CHUNK; w = next) {
+        next = w->next;
+        if (w->done || (!failed && w->qno > de->q.durable_qno))
             continue;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            const void **nc = realloc(cookies, cap * sizeof(*nc));
-            if (nc == NULL)
-                break; /* the rest stay waiting for the next completion */
-            cookies = nc;
-        }
         cookies[n++] = w->cookie;
         w->done = true;
         if (failed)
             w->status = ENGINE_TMPFAIL;
         if (w->orphan) {
-            *p = w->next;
+            waiter_unlink_locked(w);
             w->next = *orphans;
             *orphans = w;
-            continue;
         }
-        p = &w->next;
     }
-    *out = cookies;
     return n;
 }
 
 /* Notifies the waiters made complete by the last durable_qno or failure. */
 static void notify_waiters(struct disk_engine *de, bool failed)
 {
-    const void **cookies = NULL;
-    struct disk_waiter *orphans = NULL;
-    pthread_mutex_lock(&de->q.lock);
-    size_t n = complete_waiters(de, failed, &cookies, &orphans);
-    pthread_mutex_unlock(&de->q.lock);
-    for (size_t i = 0; i < n; i++)
-        de->host->notify(cookies[i], ENGINE_SUCCESS);
-    free(cookies);
-    while (orphans != NULL) {
-        struct disk_waiter *next = orphans->next;
-        if (orphans->item != NULL)
-            item_unref(orphans->item);
-        free(orphans);
-        orphans = next;
-    }
+    const void *cookies[NOTIFY_CHUNK];
+    size_t n;
+    do {
+        struct disk_waiter *orphans = NULL;
+        pthread_mutex_lock(&de->q.lock);
+        n = complete_waiters(de, failed, cookies, &orphans);
+        pthread_mutex_unlock(&de->q.lock);
+        for (size_t i = 0; i < n; i++)
+            de->host->notify(cookies[i], ENGINE_SUCCESS);
+        while (orphans != NULL) {
+            struct disk_waiter *next = orphans->next;
+            if (orphans->item != NULL)
+                item_unref(orphans->item);
+            free(orphans);
+            orphans = next;
+        }
+    } while (n == NOTIFY_CHUNK);
 }
 
 /* Shard lock held: a durable record's entry learns where it is, and stops being dirty. */
@@ -368,7 +406,8 @@ static void to_records(const struct disk_qvec *b, struct store_record *recs)
     }
 }
 
-/* A write or fsync failed: everything not durable goes back to the queue to be written again. */
+/* A write or fsync failed: everything not durable goes back to the queue to be written again.
+ */
 static void enter_failed(struct disk_engine *de, struct disk_qvec *batch, const char *what)
 {
     atomic_fetch_add_explicit(&de->n.write_errors, 1, memory_order_relaxed);
@@ -448,7 +487,7 @@ static int sync_inflight(struct disk_engine *de)
     complete_records(de, done.v, done.n, de->scratch.order);
     atomic_fetch_add_explicit(&de->n.flushed_records, done.n, memory_order_relaxed);
     uint64_t last = done.n ? done.v[done.n - 1].qno : 0;
-    free(done.v);
+    keep_spare(de, done);
     pthread_mutex_lock(&de->q.lock);
     if (last > de->q.durable_qno)
         de->q.durable_qno = last;
@@ -465,9 +504,16 @@ static int sync_inflight(struct disk_engine *de)
 static void take_batch(struct disk_engine *de, struct disk_qvec *batch)
 {
     pthread_mutex_lock(&de->q.lock);
+    if (de->q.q.n == 0) {
+        pthread_mutex_unlock(&de->q.lock);
+        *batch = (struct disk_qvec){0};
+        return;
+    }
+    /* The queue continues in the spare vector, so mutations rarely grow one. */
     *batch = de->q.q;
-    de->q.q = (struct disk_qvec){0};
+    de->q.q = de->spare;
     pthread_mutex_unlock(&de->q.lock);
+    de->spare = (struct disk_qvec){0};
 }
 
 /* Ends the job if nothing is left to do; true when it ended. */
@@ -555,6 +601,13 @@ void disk_queue_deinit(struct disk_engine *de)
     de->q.waiters = NULL;
     qvec_release(&de->q.q);
     qvec_release(&de->inflight);
+    free(de->spare.v);
+    de->spare = (struct disk_qvec){0};
+    while (de->q.spare_waiters != NULL) {
+        struct disk_waiter *next = de->q.spare_waiters->next;
+        free(de->q.spare_waiters);
+        de->q.spare_waiters = next;
+    }
     free(de->scratch.recs);
     free(de->scratch.locs);
     free(de->scratch.order);
