@@ -34,17 +34,20 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     struct cookie cookie;
     enum conn_state state;
-    bool protocol_chosen; /* the first byte has been seen */
-    bool text;            /* the text/meta protocol (conn_text.c) rather than binary */
-    size_t text_scanned;  /* text: bytes of an unfinished line already searched for its end */
-    bool peer_eof;        /* the peer will send nothing more */
-    uint64_t swallow;     /* bytes of an oversized value still to discard */
-    size_t read_lowat;    /* the read low watermark currently set */
-    size_t read_high;     /* the most input to buffer (conn_bound_input) */
-    bool read_capped;     /* read_high is set as the bufferevent's high watermark */
-    bool tls;             /* the bufferevent is an OpenSSL one (conn_tls.c) */
-    bool handshaking;     /* the TLS handshake has not finished */
-    bool write_armed;     /* the bufferevent writes the output itself (conn_flush) */
+    bool protocol_chosen;  /* the first byte has been seen */
+    bool text;             /* the text/meta protocol (conn_text.c) rather than binary */
+    size_t text_scanned;   /* text: bytes of an unfinished line already searched for its end */
+    bool peer_eof;         /* the peer will send nothing more */
+    uint64_t swallow;      /* bytes of an oversized value still to discard */
+    size_t read_lowat;     /* the read low watermark currently set */
+    size_t read_high;      /* the most input to buffer (conn_bound_input) */
+    bool read_capped;      /* the input holds half of read_high or more: reads stop at read_high */
+    bool read_on;          /* plain: reading is wanted (conn_read_enable) */
+    bool read_polling;     /* plain: read_ev is pending (wanted, and the input under its bound) */
+    struct event *read_ev; /* plain: reads the socket into the bufferevent's input (conn_read.c) */
+    bool tls;              /* the bufferevent is an OpenSSL one (conn_tls.c) */
+    bool handshaking;      /* the TLS handshake has not finished */
+    bool write_armed;      /* the bufferevent writes the output itself (conn_flush) */
     struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
