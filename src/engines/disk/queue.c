@@ -128,9 +128,10 @@ static struct disk_waiter *waiter_new_locked(struct disk_engine *de)
     return w;
 }
 
-/* Queue lock held: frees w, or keeps it for reuse. */
+/* Queue lock held: frees w (its item reference already handed out), or keeps it for reuse. */
 static void waiter_free_locked(struct disk_engine *de, struct disk_waiter *w)
 {
+    w->item = NULL;
     if (de->q.nspare_waiters >= DISK_SPARE_WAITERS) {
         free(w);
         return;
@@ -216,6 +217,18 @@ void disk_complete_later(struct disk_engine *de, const void *cookie, uint64_t qn
     notify_waiters(de, false);
 }
 
+/* Frees a list of unlinked waiters (linked by next) and the item references they hold. */
+static void waiters_free(struct disk_waiter *w)
+{
+    while (w != NULL) {
+        struct disk_waiter *next = w->next;
+        if (w->item != NULL)
+            item_unref(w->item);
+        free(w);
+        w = next;
+    }
+}
+
 bool disk_collect(struct disk_engine *de, const void *cookie, struct disk_reply *r)
 {
     if (de->host == NULL || cookie == NULL)
@@ -257,13 +270,7 @@ void disk_waiters_disconnect(struct disk_engine *de, const void *cookie)
         }
     }
     pthread_mutex_unlock(&de->q.lock);
-    while (dead != NULL) {
-        struct disk_waiter *next = dead->next;
-        if (dead->item != NULL)
-            item_unref(dead->item);
-        free(dead);
-        dead = next;
-    }
+    waiters_free(dead);
 }
 
 /* Cookies notified per hold of the queue lock. */
@@ -308,13 +315,7 @@ static void notify_waiters(struct disk_engine *de, bool failed)
         pthread_mutex_unlock(&de->q.lock);
         for (size_t i = 0; i < n; i++)
             de->host->notify(cookies[i], ENGINE_SUCCESS);
-        while (orphans != NULL) {
-            struct disk_waiter *next = orphans->next;
-            if (orphans->item != NULL)
-                item_unref(orphans->item);
-            free(orphans);
-            orphans = next;
-        }
+        waiters_free(orphans);
     } while (n == NOTIFY_CHUNK);
 }
 
@@ -590,24 +591,14 @@ void disk_flush_all_now(struct disk_engine *de)
 void disk_queue_deinit(struct disk_engine *de)
 {
     /* Waiters are all notified and collected by now: the front-end is gone. */
-    struct disk_waiter *w = de->q.waiters;
-    while (w != NULL) {
-        struct disk_waiter *next = w->next;
-        if (w->item != NULL)
-            item_unref(w->item);
-        free(w);
-        w = next;
-    }
+    waiters_free(de->q.waiters);
     de->q.waiters = NULL;
+    waiters_free(de->q.spare_waiters);
+    de->q.spare_waiters = NULL;
     qvec_release(&de->q.q);
     qvec_release(&de->inflight);
     free(de->spare.v);
     de->spare = (struct disk_qvec){0};
-    while (de->q.spare_waiters != NULL) {
-        struct disk_waiter *next = de->q.spare_waiters->next;
-        free(de->q.spare_waiters);
-        de->q.spare_waiters = next;
-    }
     free(de->scratch.recs);
     free(de->scratch.locs);
     free(de->scratch.order);
