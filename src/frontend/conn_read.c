@@ -7,9 +7,10 @@
  * before every read and never reads more than 4 KiB at once: one system
  * call per request more than needed, and four reads for a 16 KiB SET. So
  * for a plain socket the bufferevent's own read event stays off and an
- * event of the connection's reads the socket straight into the same input
- * buffer (evbuffer_reserve_space + readv), then calls the same read path,
- * with the same low watermark and input bound, as the bufferevent would.
+ * event of the connection's reads the socket (one read of up to 16 KiB, or
+ * of the rest of a larger frame) into the same input buffer, then calls the
+ * same read path, with the same low watermark and input bound, as the
+ * bufferevent would.
  * Everything after the bytes arrive is one code path for plain and TLS.
  */
 #include <errno.h>
@@ -17,12 +18,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "frontend/conn_internal.h"
 #include "frontend/worker.h"
-
-/* The most one read asks for, unless the frame being assembled needs more. */
-#define CONN_READ_CHUNK (16 * 1024)
 
 /* Reading is wanted and the input is under its bound: the read event should be pending. */
 static bool conn_read_should_poll(const struct conn *c)
@@ -61,10 +60,14 @@ void conn_read_enable(struct conn *c, bool on)
     conn_read_update(c);
 }
 
-/* How many bytes the next read asks for: a chunk, the rest of the frame, at most to the bound. */
+/*
+ * How many bytes the next read asks for: the worker's read buffer, or the
+ * rest of the frame being assembled when that is larger, at most to the
+ * bound.
+ */
 static size_t conn_read_want(const struct conn *c, size_t len)
 {
-    size_t want = CONN_READ_CHUNK;
+    size_t want = WORKER_READ_BUF;
     if (c->read_lowat > len && c->read_lowat - len > want)
         want = c->read_lowat - len;
     if (c->read_capped && c->read_high > len && want > c->read_high - len)
@@ -72,23 +75,34 @@ static size_t conn_read_want(const struct conn *c, size_t len)
     return want;
 }
 
-/* The plain socket is readable: fill the input, then run the read path as the bufferevent would. */
-static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Reads the socket into the input; the bytes read, 0 at the end of input,
+ * -1 with errno on error. Up to the worker's read buffer, the bytes go there
+ * first and are copied into the input: a small read then costs a small
+ * evbuffer chain, which malloc serves from its per-thread cache, where
+ * reading straight into the input would allocate (and free) a 16 KiB chain
+ * per request. The rest of a larger frame is read straight into the input,
+ * with no copy.
+ */
+static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
 {
-    struct conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    size_t len = evbuffer_get_length(in);
-    struct evbuffer_iovec v[2];
-    int nv = evbuffer_reserve_space(in, (ev_ssize_t)conn_read_want(c, len), v, 2);
-    ssize_t n = nv > 0 ? readv(fd, (const struct iovec *)v, nv) : -1;
-    if (n < 0 && nv > 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return; /* level-triggered: called again when there is something */
-    if (n <= 0) {
-        /* As the bufferevent does: stop reading, then report the end or the error. */
-        conn_read_enable(c, false);
-        conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
-        return;
+    if (want <= sizeof(c->worker->read_buf)) {
+        ssize_t n = read(c->fd, c->worker->read_buf, want);
+        if (n > 0 && evbuffer_add(in, c->worker->read_buf, (size_t)n) != 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+        return n;
     }
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+    if (nv <= 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t n = readv(c->fd, (const struct iovec *)v, nv);
+    if (n <= 0)
+        return n;
     size_t left = (size_t)n;
     for (int i = 0; i < nv; i++) {
         if (v[i].iov_len > left)
@@ -96,6 +110,23 @@ static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
         left -= v[i].iov_len;
     }
     evbuffer_commit_space(in, v, nv);
+    return n;
+}
+
+/* The plain socket is readable: fill the input, then run the read path as the bufferevent would. */
+static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    ssize_t n = conn_read_some(c, in, conn_read_want(c, evbuffer_get_length(in)));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return; /* level-triggered: called again when there is something */
+    if (n <= 0) {
+        /* As the bufferevent does: stop reading, then report the end or the error. */
+        conn_read_enable(c, false);
+        conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+        return;
+    }
     if (evbuffer_get_length(in) >= c->read_lowat)
         conn_input_ready(c);
     else
