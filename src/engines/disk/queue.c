@@ -295,6 +295,8 @@ static size_t complete_waiters(struct disk_engine *de, bool failed,
         if (failed)
             w->status = ENGINE_TMPFAIL;
         if (w->orphan) {
+            /* Its connection is closing; the slot must not point at a freed waiter. */
+            de->host->set_private(w->cookie, NULL);
             waiter_unlink_locked(w);
             w->next = *orphans;
             *orphans = w;
