@@ -487,6 +487,7 @@ static void conn_flush(struct conn *c)
     if (left == c->write_armed)
         return;
     c->write_armed = left;
+    conn_timeout_watch_output(c, left);
     if (left)
         bufferevent_enable(c->bev, EV_WRITE);
     else

@@ -14,6 +14,7 @@
 #include "frontend/cookie.h"
 
 struct bufferevent;
+struct evbuffer_cb_entry;
 struct sasl_session;
 struct sasl_job;
 struct event;
@@ -54,9 +55,10 @@ struct conn {
     struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
     struct sasl_job *sasl_job;     /* a PLAIN check on the auth thread, or NULL (owned) */
     /* Timeouts (conn_timeout.c), conn_clock_ms() times: */
-    uint64_t last_active_ms;   /* input read or a command resumed */
-    uint64_t partial_since_ms; /* an incomplete command has waited since; 0 when none */
-    uint64_t out_progress_ms;  /* the output last drained or started to fill */
+    uint64_t last_active_ms;          /* input read or a command resumed */
+    uint64_t partial_since_ms;        /* an incomplete command has waited since; 0 when none */
+    uint64_t out_progress_ms;         /* the output last drained or started to fill */
+    struct evbuffer_cb_entry *out_cb; /* updates out_progress_ms; owned by the output buffer */
 };
 
 /*
@@ -83,6 +85,9 @@ uint64_t conn_clock_ms(void);
 
 /* Starts tracking c's timeouts (its output progress); conn_create calls it. */
 void conn_timeout_track(struct conn *c);
+
+/* Watches c's output for progress (on) or not (off: it is written before each callback ends). */
+void conn_timeout_watch_output(struct conn *c, bool on);
 
 /* Stops tracking c's output (before its bufferevent is freed). */
 void conn_timeout_untrack(struct conn *c);

@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -75,20 +76,47 @@ static size_t conn_read_want(const struct conn *c, size_t len)
     return want;
 }
 
+/* Reads up to this much are copied into the input; a larger one hands the buffer over. */
+#define CONN_READ_COPY_MAX 2048
+
+/* Frees a worker read buffer once the input has drained it (worker thread). */
+static void conn_read_buf_release(const void *data, size_t len, void *arg)
+{
+    free((void *)data);
+}
+
+/*
+ * Moves n bytes just read into the worker's read buffer into the input. A
+ * small read is copied, into a small evbuffer chain that malloc serves from
+ * its per-thread cache (reading straight into the input would allocate and
+ * free a 16 KiB chain per request). A large one is not copied: the buffer
+ * itself joins the input by reference, and the worker takes a new one.
+ */
+static int conn_read_take(struct conn *c, struct evbuffer *in, size_t n)
+{
+    struct worker *w = c->worker;
+    unsigned char *next = n > CONN_READ_COPY_MAX ? malloc(WORKER_READ_BUF) : NULL;
+    if (next == NULL)
+        return evbuffer_add(in, w->read_buf, n);
+    if (evbuffer_add_reference(in, w->read_buf, n, conn_read_buf_release, NULL) != 0) {
+        free(next);
+        return -1;
+    }
+    w->read_buf = next;
+    return 0;
+}
+
 /*
  * Reads the socket into the input; the bytes read, 0 at the end of input,
- * -1 with errno on error. Up to the worker's read buffer, the bytes go there
- * first and are copied into the input: a small read then costs a small
- * evbuffer chain, which malloc serves from its per-thread cache, where
- * reading straight into the input would allocate (and free) a 16 KiB chain
- * per request. The rest of a larger frame is read straight into the input,
- * with no copy.
+ * -1 with errno on error. Up to the worker's read buffer, through that
+ * buffer (conn_read_take); the rest of a larger frame straight into the
+ * input.
  */
 static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
 {
-    if (want <= sizeof(c->worker->read_buf)) {
+    if (want <= WORKER_READ_BUF) {
         ssize_t n = read(c->fd, c->worker->read_buf, want);
-        if (n > 0 && evbuffer_add(in, c->worker->read_buf, (size_t)n) != 0) {
+        if (n > 0 && conn_read_take(c, in, (size_t)n) != 0) {
             errno = ENOMEM;
             return -1;
         }

@@ -30,8 +30,8 @@ struct worker {
     struct event *sweep; /* the timeout sweep (conn_timeout.c), or NULL when no timeout is set */
     struct event *shutdown_timer; /* bounds the flush of replies at shutdown, or NULL */
     bool stopping;
-    /* Plain sockets are read into this first, then copied into the input (conn_read.c). */
-    unsigned char read_buf[WORKER_READ_BUF];
+    /* Plain sockets are read into this first (conn_read.c); WORKER_READ_BUF bytes, owned. */
+    unsigned char *read_buf;
 };
 
 /* Creates a worker (not started); NULL on failure. */
