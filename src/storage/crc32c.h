@@ -12,4 +12,7 @@
  */
 uint32_t store_crc32c(uint32_t crc, const void *p, size_t n);
 
+/* The same with the table loop, what CPUs without the crc32 instruction run (for the tests). */
+uint32_t store_crc32c_portable(uint32_t crc, const void *p, size_t n);
+
 #endif

@@ -30,10 +30,22 @@ int store_io_fail(struct store_io *io, int err, const char *fmt, ...)
     return -1;
 }
 
+/* Writes the n low hex digits of v, lowercase, most significant first. */
+static char *put_hex(char *p, uint64_t v, int n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = n - 1; i >= 0; i--, v >>= 4)
+        p[i] = digits[v & 15u];
+    return p + n;
+}
+
+/* By hand, not snprintf: every append and fsync names its segment (for its error message). */
 void store_seg_name(char buf[STORE_NAME_MAX], uint64_t segno, uint32_t gen, bool tmp)
 {
-    snprintf(buf, STORE_NAME_MAX, "%016" PRIx64 "-%08" PRIx32 ".seg%s", segno, gen,
-             tmp ? ".tmp" : "");
+    char *p = put_hex(buf, segno, 16);
+    *p++ = '-';
+    p = put_hex(p, gen, 8);
+    memcpy(p, tmp ? ".seg.tmp" : ".seg", tmp ? 9 : 5);
 }
 
 /* Parses exactly n lowercase hex digits. */

@@ -10,14 +10,29 @@
 
 static const char segment_magic[8] = {'B', 'A', 'S', 'A', 'L', 'T', 'S', 'G'};
 
+/* Little-endian fields: one move on little-endian hosts, bytes elsewhere. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RECORD_LE_HOST 1
+#else
+#define RECORD_LE_HOST 0
+#endif
+
 static void put32(uint8_t *p, uint32_t v)
 {
+    if (RECORD_LE_HOST) {
+        memcpy(p, &v, 4);
+        return;
+    }
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void put64(uint8_t *p, uint64_t v)
 {
+    if (RECORD_LE_HOST) {
+        memcpy(p, &v, 8);
+        return;
+    }
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -25,6 +40,10 @@ static void put64(uint8_t *p, uint64_t v)
 static uint32_t get32(const uint8_t *p)
 {
     uint32_t v = 0;
+    if (RECORD_LE_HOST) {
+        memcpy(&v, p, 4);
+        return v;
+    }
     for (int i = 3; i >= 0; i--)
         v = v << 8 | p[i];
     return v;
@@ -33,6 +52,10 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t get64(const uint8_t *p)
 {
     uint64_t v = 0;
+    if (RECORD_LE_HOST) {
+        memcpy(&v, p, 8);
+        return v;
+    }
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
     return v;

@@ -84,11 +84,22 @@ static struct store_seg *active(struct store *s)
     return &s->segs[s->nsegs - 1];
 }
 
+/* The active segment's file name, formatted once per segment, not per append and fsync. */
+static const char *active_name(struct store *s)
+{
+    const struct store_seg *a = active(s);
+    if (s->name_segno != a->segno || s->name_gen != a->gen) {
+        store_seg_name(s->active_name, a->segno, a->gen, false);
+        s->name_segno = a->segno;
+        s->name_gen = a->gen;
+    }
+    return s->active_name;
+}
+
 int store_cut_tail(struct store *s)
 {
     struct store_seg *a = active(s);
-    char name[STORE_NAME_MAX];
-    store_seg_name(name, a->segno, a->gen, false);
+    const char *name = active_name(s);
     s->tail_dirty = true;
     if (ftruncate(a->fd, (off_t)s->durable_size) != 0)
         return store_io_fail(&s->io, errno, "truncate %s/%s to %" PRIu64, s->io.dir, name,
@@ -110,9 +121,7 @@ static enum store_err sync_active(struct store *s)
     }
     struct store_seg *a = active(s);
     if (a->size != s->durable_size) {
-        char name[STORE_NAME_MAX];
-        store_seg_name(name, a->segno, a->gen, false);
-        if (store_io_sync(&s->io, a->fd, false, name) != 0) {
+        if (store_io_sync(&s->io, a->fd, false, active_name(s)) != 0) {
             int err = s->io.sys_errno;
             char msg[sizeof(s->io.error)];
             memcpy(msg, s->io.error, sizeof(msg));
@@ -246,10 +255,8 @@ static enum store_err write_batch(struct store *s, struct store_record *recs, si
             locs[i] = (struct store_loc){a->segno, off, len};
         off += len;
     }
-    char name[STORE_NAME_MAX];
-    store_seg_name(name, a->segno, a->gen, false);
     s->next_seq += k; /* a failed write burns its seqs: they are never reused */
-    if (store_io_write(&s->io, a->fd, s->iov, iovcnt, a->size, name) != 0) {
+    if (store_io_write(&s->io, a->fd, s->iov, iovcnt, a->size, active_name(s)) != 0) {
         if (store_cut_tail(s) != 0) {
             /* tail_dirty stays set: retried before the next write */
         }

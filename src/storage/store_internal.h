@@ -49,6 +49,9 @@ struct store {
     uint8_t *hdrs;         /* scratch for store_append: record headers ... */
     struct iovec *iov;     /* ... and the iovecs pointing at them, keys and values */
     size_t scratch_cap;    /* records the scratch holds */
+    char active_name[STORE_NAME_MAX]; /* the file name of segment name_segno-name_gen ... */
+    uint64_t name_segno;              /* ... (0: none yet), for messages of appends and syncs */
+    uint32_t name_gen;
 };
 
 /* Records a failure: errno err (0 when not a system error) and a message. Returns -1. */

@@ -35,6 +35,8 @@
 #define DISK_DEFAULT_SEGMENT (64u * 1024u * 1024u)
 /* Buckets a background scan (flush, compaction) visits per hold of a shard lock. */
 #define DISK_SCAN_CHUNK 256u
+/* Freed sync waiters kept for reuse: one per connection waiting at once is typical. */
+#define DISK_SPARE_WAITERS 1024u
 /* Fetch latency histogram buckets: < 2^(i+4) microseconds, the last one open. */
 #define DISK_HIST_BUCKETS 10
 
@@ -97,6 +99,7 @@ struct disk_shard {
 /* One record waiting to be written; holds a reference on it. */
 struct disk_qrec {
     struct item *it;
+    uint64_t hash;    /* of its key: picks the shard when the record completes */
     uint64_t qno;     /* position in the write order */
     uint64_t cas;     /* snapshot at queue time */
     uint64_t exptime; /* absolute Unix seconds, 0 never */
@@ -111,9 +114,17 @@ struct disk_qvec {
     size_t n, cap;
 };
 
+/* The flusher's reusable arrays for one batch: records and locations, and a completion order. */
+struct disk_scratch {
+    struct store_record *recs;
+    struct store_loc *locs;
+    uint32_t *order;
+    size_t cap;
+};
+
 /* A command waiting (durability=sync) for the fsync that covers its write. */
 struct disk_waiter {
-    struct disk_waiter *next;
+    struct disk_waiter *next, **pprev; /* in q.waiters (pprev: the pointer to this one) */
     const void *cookie;
     uint64_t qno;
     engine_status status; /* the reply once durable; TMPFAIL when the write failed */
@@ -138,9 +149,12 @@ struct disk_queue {
     uint64_t last_qno;    /* the last qno handed out */
     uint64_t durable_qno; /* every record up to here is durable */
     bool scheduled;       /* a flusher job is queued or running */
-    bool failed;          /* the last write or fsync failed: mutations get TMPFAIL */
+    atomic_bool failed;   /* the last write or fsync failed: mutations get TMPFAIL (written
+                             under lock; mutations read it without) */
     uint64_t retry_at_ms; /* when a failed state may retry */
     struct disk_waiter *waiters;
+    struct disk_waiter *spare_waiters; /* freed waiters kept for reuse (DISK_SPARE_WAITERS) */
+    size_t nspare_waiters;
 };
 
 /* Counters for stats; relaxed atomics. */
@@ -166,6 +180,8 @@ struct disk_engine {
     atomic_uint flush_when;            /* server time of a pending delayed flush, 0: none */
     struct disk_queue q;
     struct disk_qvec inflight;     /* appended, not yet fsynced; the flusher's own */
+    struct disk_qvec spare;        /* an empty vector with room: the next queue; the flusher's */
+    struct disk_scratch scratch;   /* the flusher's own */
     uint64_t last_sync_ms;         /* flusher's own */
     atomic_bool compact_scheduled; /* a compaction job is queued or running */
     atomic_uint_fast64_t last_compact_ms;
@@ -261,10 +277,11 @@ void disk_make_room(struct disk_shard *s, struct mem_grave *g);
 
 /*
  * Queues the newest state of it (a value, or a delete for a tombstone
- * entry) with its current cas, flags and exptime; shard lock held. Returns
+ * entry; hash is its key's) with its current cas, flags and exptime; shard
+ * lock held. Returns
  * the record's qno.
  */
-uint64_t disk_enqueue(struct disk_engine *de, struct item *it);
+uint64_t disk_enqueue(struct disk_engine *de, uint64_t hash, struct item *it);
 
 /* True (and kicks a retry when due) while writes fail: mutations answer TMPFAIL. */
 bool disk_writes_refused(struct disk_engine *de);

@@ -230,7 +230,7 @@ uint64_t disk_entomb(struct disk_engine *de, struct disk_shard *s, uint64_t hash
         return 0;
     disk_unlink(s, hash, it, g);
     link_entry(s, hash, tomb);
-    return disk_enqueue(de, tomb);
+    return disk_enqueue(de, hash, tomb);
 }
 
 struct item *disk_find(struct disk_engine *de, struct disk_shard *s, uint64_t hash, const void *key,

@@ -63,7 +63,7 @@ static engine_status lookup(struct disk_engine *de, const void *cookie, const vo
         it->engine_atime = op.v.now;
         if (touch) {
             it->exptime = exptime;
-            qno = disk_enqueue(de, it);
+            qno = disk_enqueue(de, op.hash, it);
         }
         item_ref(it);
         r.item = it;
@@ -127,7 +127,7 @@ static engine_status concat_locked(struct disk_engine *de, struct disk_op *o, st
     mem_concat_value(fresh, old, it, op);
     fresh->cas = it->cas != 0 ? it->cas : disk_next_cas(de); /* explicit CAS (meta E) is kept */
     disk_replace(o->s, o->hash, old, NULL, fresh, o->v.now, &o->g);
-    *qno = disk_enqueue(de, fresh);
+    *qno = disk_enqueue(de, o->hash, fresh);
     r->cas = fresh->cas;
     item_unref(fresh);
     return ENGINE_SUCCESS;
@@ -147,7 +147,7 @@ static engine_status store_locked(struct disk_engine *de, struct disk_op *o, str
     disk_replace(o->s, o->hash, old, tomb, it, o->v.now, &o->g);
     if (stale)
         it->engine_bits |= MEM_BIT_STALE;
-    *qno = disk_enqueue(de, it);
+    *qno = disk_enqueue(de, o->hash, it);
     r->cas = it->cas;
     return ENGINE_SUCCESS;
 }

@@ -26,7 +26,7 @@ static engine_status link_number(struct disk_engine *de, struct disk_op *o, cons
     memcpy(item_value(fresh), buf, n);
     fresh->cas = disk_next_cas(de);
     disk_replace(o->s, o->hash, old, tomb, fresh, o->v.now, &o->g);
-    *qno = disk_enqueue(de, fresh);
+    *qno = disk_enqueue(de, o->hash, fresh);
     r->cas = fresh->cas;
     r->result = v;
     item_unref(fresh);
@@ -94,7 +94,7 @@ static engine_status meta_locked(struct disk_engine *de, const void *cookie, str
             return ENGINE_ENOMEM;
         it->cas = disk_next_cas(de);
         disk_replace(o->s, o->hash, NULL, tomb, it, o->v.now, &o->g);
-        *qno = disk_enqueue(de, it);
+        *qno = disk_enqueue(de, o->hash, it);
         item_unref(it); /* the shard holds it now */
         m->created = true;
     }
@@ -104,7 +104,7 @@ static engine_status meta_locked(struct disk_engine *de, const void *cookie, str
         return disk_fetch_start(de, o->s, o->hash, it, cookie);
     mem_meta_observe(it, m, o->v.now);
     if (m->touch)
-        *qno = disk_enqueue(de, it);
+        *qno = disk_enqueue(de, o->hash, it);
     item_ref(it);
     r->item = it;
     return ENGINE_SUCCESS;
@@ -175,7 +175,7 @@ engine_status disk_invalidate(struct engine *e, const void *cookie, const void *
         it->engine_bits = (uint8_t)((it->engine_bits | MEM_BIT_STALE) & ~MEM_BIT_WON);
         if (touch) {
             it->exptime = exptime;
-            qno = disk_enqueue(de, it);
+            qno = disk_enqueue(de, op.hash, it);
         }
     }
     return disk_op_finish(de, &op, cookie, qno, &r);

@@ -50,6 +50,17 @@ static void qvec_prepend(struct disk_qvec *back, struct disk_qvec *front)
     *front = (struct disk_qvec){0};
 }
 
+/* A vector the flusher is done with becomes the spare if it is the larger one. */
+static void keep_spare(struct disk_engine *de, struct disk_qvec v)
+{
+    if (v.cap > de->spare.cap) {
+        free(de->spare.v);
+        de->spare = (struct disk_qvec){.v = v.v, .n = 0, .cap = v.cap};
+    } else {
+        free(v.v);
+    }
+}
+
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -68,10 +79,11 @@ static void kick_locked(struct disk_engine *de)
         de->q.scheduled = true;
 }
 
-uint64_t disk_enqueue(struct disk_engine *de, struct item *it)
+uint64_t disk_enqueue(struct disk_engine *de, uint64_t hash, struct item *it)
 {
     bool tomb = (it->engine_bits & DISK_BIT_TOMB) != 0;
     struct disk_qrec r = {.it = it,
+                          .hash = hash,
                           .cas = it->cas,
                           .exptime = disk_abs_time(it->exptime),
                           .flags = it->flags,
@@ -92,6 +104,9 @@ uint64_t disk_enqueue(struct disk_engine *de, struct item *it)
 
 bool disk_writes_refused(struct disk_engine *de)
 {
+    /* Every mutation asks: no lock unless writes fail (then the retry kick needs it). */
+    if (!atomic_load_explicit(&de->q.failed, memory_order_relaxed))
+        return false;
     pthread_mutex_lock(&de->q.lock);
     bool failed = de->q.failed;
     if (failed && disk_now_ms() >= de->q.retry_at_ms) {
@@ -100,6 +115,49 @@ bool disk_writes_refused(struct disk_engine *de)
     }
     pthread_mutex_unlock(&de->q.lock);
     return failed;
+}
+
+/* Queue lock held: a waiter to fill, reused when one is spare; NULL when out of memory. */
+static struct disk_waiter *waiter_new_locked(struct disk_engine *de)
+{
+    struct disk_waiter *w = de->q.spare_waiters;
+    if (w == NULL)
+        return malloc(sizeof(*w));
+    de->q.spare_waiters = w->next;
+    de->q.nspare_waiters--;
+    return w;
+}
+
+/* Queue lock held: frees w (its item reference already handed out), or keeps it for reuse. */
+static void waiter_free_locked(struct disk_engine *de, struct disk_waiter *w)
+{
+    w->item = NULL;
+    if (de->q.nspare_waiters >= DISK_SPARE_WAITERS) {
+        free(w);
+        return;
+    }
+    w->next = de->q.spare_waiters;
+    de->q.spare_waiters = w;
+    de->q.nspare_waiters++;
+}
+
+/* Queue lock held: puts w (filled) at the head of the waiters and in cookie's private slot. */
+static void waiter_link_locked(struct disk_engine *de, struct disk_waiter *w)
+{
+    w->next = de->q.waiters;
+    w->pprev = &de->q.waiters;
+    if (w->next != NULL)
+        w->next->pprev = &w->next;
+    de->q.waiters = w;
+    de->host->set_private(w->cookie, w);
+}
+
+/* Queue lock held: takes w out of the waiters. */
+static void waiter_unlink_locked(struct disk_waiter *w)
+{
+    *w->pprev = w->next;
+    if (w->next != NULL)
+        w->next->pprev = w->pprev;
 }
 
 engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t qno,
@@ -112,15 +170,13 @@ engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t q
         pthread_mutex_unlock(&de->q.lock);
         return r->status;
     }
-    struct disk_waiter *w = calloc(1, sizeof(*w));
-    if (w == NULL || de->q.failed) {
+    struct disk_waiter *w = de->q.failed ? NULL : waiter_new_locked(de);
+    if (w == NULL) {
         /* Not durable and no way to wait for it (or the disk fails): never claim success. */
         pthread_mutex_unlock(&de->q.lock);
-        free(w);
         return ENGINE_TMPFAIL;
     }
-    *w = (struct disk_waiter){.next = de->q.waiters,
-                              .cookie = cookie,
+    *w = (struct disk_waiter){.cookie = cookie,
                               .qno = qno,
                               .status = r->status,
                               .cas = r->cas,
@@ -128,8 +184,7 @@ engine_status disk_finish(struct disk_engine *de, const void *cookie, uint64_t q
                               .item = r->item,
                               .meta = r->meta};
     r->item = NULL;
-    de->q.waiters = w;
-    de->host->set_private(cookie, w);
+    waiter_link_locked(de, w);
     pthread_mutex_unlock(&de->q.lock);
     return ENGINE_EWOULDBLOCK;
 }
@@ -146,164 +201,200 @@ engine_status disk_op_finish(struct disk_engine *de, struct disk_op *op, const v
 void disk_complete_later(struct disk_engine *de, const void *cookie, uint64_t qno,
                          engine_status status)
 {
-    struct disk_waiter *w = calloc(1, sizeof(*w));
+    pthread_mutex_lock(&de->q.lock);
+    struct disk_waiter *w = waiter_new_locked(de);
     if (w == NULL) {
+        pthread_mutex_unlock(&de->q.lock);
         /* Cannot park: the command is answered with the notify's status instead. */
         de->host->notify(cookie, ENGINE_ENOMEM);
         return;
     }
-    pthread_mutex_lock(&de->q.lock);
-    *w = (struct disk_waiter){.next = de->q.waiters,
-                              .cookie = cookie,
+    *w = (struct disk_waiter){.cookie = cookie,
                               .qno = de->cfg.sync && !de->q.failed ? qno : 0,
                               .status = de->q.failed && de->cfg.sync ? ENGINE_TMPFAIL : status};
-    de->q.waiters = w;
-    de->host->set_private(cookie, w);
+    waiter_link_locked(de, w);
     pthread_mutex_unlock(&de->q.lock);
     notify_waiters(de, false);
 }
 
+/* Frees a list of unlinked waiters (linked by next) and the item references they hold. */
+static void waiters_free(struct disk_waiter *w)
+{
+    while (w != NULL) {
+        struct disk_waiter *next = w->next;
+        if (w->item != NULL)
+            item_unref(w->item);
+        free(w);
+        w = next;
+    }
+}
+
 bool disk_collect(struct disk_engine *de, const void *cookie, struct disk_reply *r)
 {
-    if (de->host == NULL || cookie == NULL || de->host->get_private(cookie) == NULL)
+    if (de->host == NULL || cookie == NULL)
         return false;
-    struct disk_waiter *found = NULL;
+    /* The private slot holds the cookie's only waiter (set and cleared under the queue lock).
+     */
+    struct disk_waiter *w = de->host->get_private(cookie);
+    if (w == NULL)
+        return false;
     pthread_mutex_lock(&de->q.lock);
-    for (struct disk_waiter **p = &de->q.waiters; *p != NULL; p = &(*p)->next) {
-        if ((*p)->cookie == cookie && (*p)->done) {
-            found = *p;
-            *p = found->next;
-            break;
-        }
+    bool done = w->cookie == cookie && w->done;
+    if (done) {
+        waiter_unlink_locked(w);
+        de->host->set_private(cookie, NULL);
+        *r = (struct disk_reply){.status = w->status,
+                                 .cas = w->cas,
+                                 .result = w->result,
+                                 .item = w->item,
+                                 .meta = w->meta};
+        waiter_free_locked(de, w);
     }
     pthread_mutex_unlock(&de->q.lock);
-    if (found == NULL)
-        return false;
-    de->host->set_private(cookie, NULL);
-    *r = (struct disk_reply){.status = found->status,
-                             .cas = found->cas,
-                             .result = found->result,
-                             .item = found->item,
-                             .meta = found->meta};
-    free(found);
-    return true;
+    return done;
 }
 
 void disk_waiters_disconnect(struct disk_engine *de, const void *cookie)
 {
     struct disk_waiter *dead = NULL;
     pthread_mutex_lock(&de->q.lock);
-    struct disk_waiter **p = &de->q.waiters;
-    while (*p != NULL) {
-        struct disk_waiter *w = *p;
+    for (struct disk_waiter *w = de->q.waiters, *next; w != NULL; w = next) {
+        next = w->next;
         if (w->cookie == cookie && w->done) {
-            *p = w->next;
+            waiter_unlink_locked(w);
+            de->host->set_private(cookie, NULL); /* nothing is left to collect */
             w->next = dead;
             dead = w;
-            continue;
-        }
-        if (w->cookie == cookie)
+        } else if (w->cookie == cookie) {
             w->orphan = true;
-        p = &w->next;
+        }
     }
     pthread_mutex_unlock(&de->q.lock);
-    while (dead != NULL) {
-        struct disk_waiter *next = dead->next;
-        if (dead->item != NULL)
-            item_unref(dead->item);
-        free(dead);
-        dead = next;
-    }
+    waiters_free(dead);
 }
 
+/* Cookies notified per hold of the queue lock. */
+#define NOTIFY_CHUNK 64u
+
 /*
- * Queue lock held: completes the waiters up to durable_qno (all of them
- * with TMPFAIL when failed), collecting the cookies to notify into *out
- * (a new array) and the orphans to free into *orphans.
+ * Queue lock held: completes at most NOTIFY_CHUNK waiters up to
+ * durable_qno (any not done with TMPFAIL when failed), putting their
+ * cookies into cookies and the orphans to free into *orphans; returns how
+ * many.
  */
-static size_t complete_waiters(struct disk_engine *de, bool failed, const void ***out,
-                               struct disk_waiter **orphans)
+static size_t complete_waiters(struct disk_engine *de, bool failed,
+                               const void *cookies[NOTIFY_CHUNK], struct disk_waiter **orphans)
 {
-    size_t n = 0, cap = 0;
-    const void **cookies = NULL;
-    struct disk_waiter **p = &de->q.waiters;
-    while (*p != NULL) {
-        struct disk_waiter *w = *p;
-        if (w->done || (!failed && w->qno > de->q.durable_qno)) {
-            p = &w->next;
+    size_t n = 0;
+    for (struct disk_waiter *w = de->q.waiters, *next; w != NULL && n < NOTIFY_CHUNK; w = next) {
+        next = w->next;
+        if (w->done || (!failed && w->qno > de->q.durable_qno))
             continue;
-        }
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            const void **nc = realloc(cookies, cap * sizeof(*nc));
-            if (nc == NULL)
-                break; /* the rest stay waiting for the next completion */
-            cookies = nc;
-        }
         cookies[n++] = w->cookie;
         w->done = true;
         if (failed)
             w->status = ENGINE_TMPFAIL;
         if (w->orphan) {
-            *p = w->next;
+            /* Its connection is closing; the slot must not point at a freed waiter. */
+            de->host->set_private(w->cookie, NULL);
+            waiter_unlink_locked(w);
             w->next = *orphans;
             *orphans = w;
-            continue;
         }
-        p = &w->next;
     }
-    *out = cookies;
     return n;
 }
 
 /* Notifies the waiters made complete by the last durable_qno or failure. */
 static void notify_waiters(struct disk_engine *de, bool failed)
 {
-    const void **cookies = NULL;
-    struct disk_waiter *orphans = NULL;
-    pthread_mutex_lock(&de->q.lock);
-    size_t n = complete_waiters(de, failed, &cookies, &orphans);
-    pthread_mutex_unlock(&de->q.lock);
+    const void *cookies[NOTIFY_CHUNK];
+    size_t n;
+    do {
+        struct disk_waiter *orphans = NULL;
+        pthread_mutex_lock(&de->q.lock);
+        n = complete_waiters(de, failed, cookies, &orphans);
+        pthread_mutex_unlock(&de->q.lock);
+        for (size_t i = 0; i < n; i++)
+            de->host->notify(cookies[i], ENGINE_SUCCESS);
+        waiters_free(orphans);
+    } while (n == NOTIFY_CHUNK);
+}
+
+/* Shard lock held: a durable record's entry learns where it is, and stops being dirty. */
+static void complete_locked(struct disk_shard *s, const struct disk_qrec *r, struct mem_grave *g)
+{
+    struct item *it = r->it;
+    struct disk_meta *m = disk_meta(it);
+    m->pending--;
+    bool linked = mem_ht_find(&s->ht, r->hash, item_key(it), it->nkey) == it;
+    disk_set_loc(s, it, r->seq, &r->loc, linked);
+    if (linked && (it->engine_bits & DISK_BIT_TOMB) && m->pending == 0)
+        disk_unlink(s, r->hash, it, g); /* the delete is durable: the key needs no entry */
+    else if (linked)
+        disk_make_room(s, g);
+}
+
+/*
+ * Completes the durable records v[0..n), shard by shard (one lock hold per
+ * shard and DISK_SCAN_CHUNK records, not one per record), in write order
+ * within a shard; order is scratch for n indexes. Drops the queue's
+ * references after each hold.
+ */
+static void complete_records(struct disk_engine *de, const struct disk_qrec *v, size_t n,
+                             uint32_t *order)
+{
+    size_t start[DISK_SHARDS + 1] = {0};
     for (size_t i = 0; i < n; i++)
-        de->host->notify(cookies[i], ENGINE_SUCCESS);
-    free(cookies);
-    while (orphans != NULL) {
-        struct disk_waiter *next = orphans->next;
-        if (orphans->item != NULL)
-            item_unref(orphans->item);
-        free(orphans);
-        orphans = next;
+        start[(disk_shard(de, v[i].hash) - de->shards) + 1]++;
+    for (size_t k = 0; k < DISK_SHARDS; k++)
+        start[k + 1] += start[k];
+    size_t fill[DISK_SHARDS];
+    memcpy(fill, start, sizeof(fill));
+    for (size_t i = 0; i < n; i++)
+        order[fill[disk_shard(de, v[i].hash) - de->shards]++] = (uint32_t)i;
+    for (size_t k = 0; k < DISK_SHARDS; k++) {
+        struct disk_shard *s = &de->shards[k];
+        for (size_t i = start[k]; i < start[k + 1];) {
+            size_t end = i + DISK_SCAN_CHUNK < start[k + 1] ? i + DISK_SCAN_CHUNK : start[k + 1];
+            struct mem_grave g = {NULL};
+            pthread_mutex_lock(&s->lock);
+            for (size_t j = i; j < end; j++)
+                complete_locked(s, &v[order[j]], &g);
+            pthread_mutex_unlock(&s->lock);
+            mem_grave_release(&g);
+            for (; i < end; i++)
+                item_unref(v[order[i]].it);
+        }
     }
 }
 
-/* A durable record: its entry learns where it is, and stops being dirty. */
-static void complete_record(struct disk_engine *de, const struct disk_qrec *r, uint64_t seq,
-                            const struct store_loc *loc)
+/* Grows the flusher's scratch to n records; -1 when out of memory. */
+static int scratch_reserve(struct disk_scratch *sc, size_t n)
 {
-    struct item *it = r->it;
-    uint64_t hash = hash_key(item_key(it), it->nkey);
-    struct disk_shard *s = disk_shard(de, hash);
-    struct mem_grave g = {NULL};
-    pthread_mutex_lock(&s->lock);
-    struct disk_meta *m = disk_meta(it);
-    m->pending--;
-    bool linked = mem_ht_find(&s->ht, hash, item_key(it), it->nkey) == it;
-    disk_set_loc(s, it, seq, loc, linked);
-    if (linked && (it->engine_bits & DISK_BIT_TOMB) && m->pending == 0)
-        disk_unlink(s, hash, it, &g); /* the delete is durable: the key needs no entry */
-    else if (linked)
-        disk_make_room(s, &g);
-    pthread_mutex_unlock(&s->lock);
-    mem_grave_release(&g);
-    item_unref(it);
+    if (n <= sc->cap)
+        return 0;
+    size_t cap = sc->cap ? sc->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    struct store_record *recs = realloc(sc->recs, cap * sizeof(*recs));
+    if (recs != NULL)
+        sc->recs = recs;
+    struct store_loc *locs = realloc(sc->locs, cap * sizeof(*locs));
+    if (locs != NULL)
+        sc->locs = locs;
+    uint32_t *order = realloc(sc->order, cap * sizeof(*order));
+    if (order != NULL)
+        sc->order = order;
+    if (recs == NULL || locs == NULL || order == NULL)
+        return -1;
+    sc->cap = cap;
+    return 0;
 }
 
-/* The records being appended, as the store wants them. */
-static struct store_record *to_records(const struct disk_qvec *b)
+/* The records being appended, as the store wants them, into recs. */
+static void to_records(const struct disk_qvec *b, struct store_record *recs)
 {
-    struct store_record *recs = calloc(b->n ? b->n : 1, sizeof(*recs));
-    if (recs == NULL)
-        return NULL;
     for (size_t i = 0; i < b->n; i++) {
         const struct disk_qrec *q = &b->v[i];
         bool tomb = q->kind == STORE_KIND_TOMBSTONE;
@@ -316,10 +407,10 @@ static struct store_record *to_records(const struct disk_qvec *b)
                                         .key = item_key(q->it),
                                         .value = tomb ? NULL : item_cvalue(q->it)};
     }
-    return recs;
 }
 
-/* A write or fsync failed: everything not durable goes back to the queue to be written again. */
+/* A write or fsync failed: everything not durable goes back to the queue to be written again.
+ */
 static void enter_failed(struct disk_engine *de, struct disk_qvec *batch, const char *what)
 {
     atomic_fetch_add_explicit(&de->n.write_errors, 1, memory_order_relaxed);
@@ -338,10 +429,15 @@ static void enter_failed(struct disk_engine *de, struct disk_qvec *batch, const 
 /* Appends batch; its records move to inflight. 0, or -1 (failed state entered). */
 static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
 {
-    struct store_record *recs = to_records(batch);
-    struct store_loc *locs = calloc(batch->n, sizeof(*locs));
+    /* inflight is completed with order scratch for all of it: reserve for both. */
+    struct disk_scratch *sc = &de->scratch;
+    struct store_record *recs = NULL;
+    struct store_loc *locs = NULL;
     enum store_err err = STORE_ENOMEM;
-    if (recs != NULL && locs != NULL) {
+    if (scratch_reserve(sc, batch->n + de->inflight.n) == 0) {
+        recs = sc->recs;
+        locs = sc->locs;
+        to_records(batch, recs);
         pthread_rwlock_wrlock(&de->store_lock);
         err = store_append(de->store, recs, batch->n, locs, NULL);
         pthread_rwlock_unlock(&de->store_lock);
@@ -352,8 +448,6 @@ static int append_batch(struct disk_engine *de, struct disk_qvec *batch)
             batch->v[i].loc = locs[i];
         }
     }
-    free(recs);
-    free(locs);
     if (err == STORE_ECRASHED)
         raise(SIGKILL); /* a test's injected crash point: die as a crash would */
     if (err != STORE_OK) {
@@ -393,11 +487,10 @@ static int sync_inflight(struct disk_engine *de)
     }
     struct disk_qvec done = de->inflight;
     de->inflight = (struct disk_qvec){0};
-    for (size_t i = 0; i < done.n; i++)
-        complete_record(de, &done.v[i], done.v[i].seq, &done.v[i].loc);
+    complete_records(de, done.v, done.n, de->scratch.order);
     atomic_fetch_add_explicit(&de->n.flushed_records, done.n, memory_order_relaxed);
     uint64_t last = done.n ? done.v[done.n - 1].qno : 0;
-    free(done.v);
+    keep_spare(de, done);
     pthread_mutex_lock(&de->q.lock);
     if (last > de->q.durable_qno)
         de->q.durable_qno = last;
@@ -410,17 +503,20 @@ static int sync_inflight(struct disk_engine *de)
     return 0;
 }
 
-/* Takes everything queued into *batch; returns whether sync waiters are present. */
-static bool take_batch(struct disk_engine *de, struct disk_qvec *batch)
+/* Takes everything queued into *batch. */
+static void take_batch(struct disk_engine *de, struct disk_qvec *batch)
 {
     pthread_mutex_lock(&de->q.lock);
+    if (de->q.q.n == 0) {
+        pthread_mutex_unlock(&de->q.lock);
+        *batch = (struct disk_qvec){0};
+        return;
+    }
+    /* The queue continues in the spare vector, so mutations rarely grow one. */
     *batch = de->q.q;
-    de->q.q = (struct disk_qvec){0};
-    bool waiters = false;
-    for (struct disk_waiter *w = de->q.waiters; w != NULL && !waiters; w = w->next)
-        waiters = !w->done;
+    de->q.q = de->spare;
     pthread_mutex_unlock(&de->q.lock);
-    return waiters;
+    de->spare = (struct disk_qvec){0};
 }
 
 /* Ends the job if nothing is left to do; true when it ended. */
@@ -443,9 +539,11 @@ static void stop_failed(struct disk_engine *de)
 }
 
 /*
- * The flusher (writer pool): appends what is queued, and fsyncs when a sync
- * waiter needs it, when flush_interval_ms has passed since the last fsync,
- * or when nothing more comes. Runs until the queue is empty and durable.
+ * The flusher (writer pool): appends what is queued, and fsyncs at once
+ * with durability=sync (every mutation waits for it; a waiter may register
+ * only after its record was taken, so no waiter list is consulted), else
+ * when flush_interval_ms has passed since the last fsync or nothing more
+ * comes. Runs until the queue is empty and durable.
  */
 static void flusher_job(void *arg, bool cancelled)
 {
@@ -456,8 +554,10 @@ static void flusher_job(void *arg, bool cancelled)
     }
     for (;;) {
         struct disk_qvec batch;
-        bool waiters = take_batch(de, &batch);
-        if (batch.n > 0 && append_batch(de, &batch) != 0) {
+        take_batch(de, &batch);
+        /* append_batch empties batch: what decides below is whether anything came. */
+        size_t appended = batch.n;
+        if (appended > 0 && append_batch(de, &batch) != 0) {
             stop_failed(de);
             return;
         }
@@ -467,7 +567,7 @@ static void flusher_job(void *arg, bool cancelled)
             continue;
         }
         uint64_t since = disk_now_ms() - de->last_sync_ms;
-        if (!waiters && batch.n > 0 && since < de->cfg.flush_interval_ms) {
+        if (!de->cfg.sync && appended > 0 && since < de->cfg.flush_interval_ms) {
             /* async: gather more for one fsync, but never past the interval. */
             sleep_ms((unsigned)(de->cfg.flush_interval_ms - since));
             continue;
@@ -483,7 +583,7 @@ static void flusher_job(void *arg, bool cancelled)
 void disk_flush_all_now(struct disk_engine *de)
 {
     struct disk_qvec batch;
-    (void)take_batch(de, &batch);
+    take_batch(de, &batch);
     if (batch.n > 0 && append_batch(de, &batch) != 0)
         return;
     if (de->inflight.n > 0 && sync_inflight(de) != 0)
@@ -493,15 +593,16 @@ void disk_flush_all_now(struct disk_engine *de)
 void disk_queue_deinit(struct disk_engine *de)
 {
     /* Waiters are all notified and collected by now: the front-end is gone. */
-    struct disk_waiter *w = de->q.waiters;
-    while (w != NULL) {
-        struct disk_waiter *next = w->next;
-        if (w->item != NULL)
-            item_unref(w->item);
-        free(w);
-        w = next;
-    }
+    waiters_free(de->q.waiters);
     de->q.waiters = NULL;
+    waiters_free(de->q.spare_waiters);
+    de->q.spare_waiters = NULL;
     qvec_release(&de->q.q);
     qvec_release(&de->inflight);
+    free(de->spare.v);
+    de->spare = (struct disk_qvec){0};
+    free(de->scratch.recs);
+    free(de->scratch.locs);
+    free(de->scratch.order);
+    de->scratch = (struct disk_scratch){0};
 }

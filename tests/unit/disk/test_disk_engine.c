@@ -1,9 +1,9 @@
 /*
  * Unit tests of the disk engine: the fault setting parser, the test hook,
  * a sync waiter whose connection closes before (and after) its fsync
- * completes (notified once, nothing leaked), stats names, and a reopen of
- * the same directory. Runs the engine on real executor pools; each test has
- * its own data directory under $TMPDIR, removed afterwards.
+ * completes (notified once, nothing leaked), stats names, a reopen of
+ * the same directory, and async fsyncs at most once per interval. Runs the engine on real executor
+ * pools; each test has its own data directory under $TMPDIR, removed afterwards.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -70,13 +70,13 @@ struct fixture {
     struct engine *e;
 };
 
-static struct engine *open_engine(struct fixture *f, bool sync)
+static struct engine *open_engine_every(struct fixture *f, bool sync, unsigned interval_ms)
 {
     struct disk_engine_config cfg = {.data_dir = f->dir,
                                      .limit_bytes = 1u << 20,
                                      .item_size_max = 1u << 16,
                                      .sync = sync,
-                                     .flush_interval_ms = 2,
+                                     .flush_interval_ms = interval_ms,
                                      .compact_threshold = 0.5};
     struct disk_pools pools = {f->x.pool[EXECUTOR_READER], f->x.pool[EXECUTOR_WRITER],
                                f->x.pool[EXECUTOR_AUX]};
@@ -84,6 +84,11 @@ static struct engine *open_engine(struct fixture *f, bool sync)
     struct engine *e = disk_engine_create(&cfg, &host, &pools, err, sizeof(err));
     assert_non_null(e);
     return e;
+}
+
+static struct engine *open_engine(struct fixture *f, bool sync)
+{
+    return open_engine_every(f, sync, 2);
 }
 
 static int setup(void **state)
@@ -214,6 +219,49 @@ static void test_stats_and_control(void **state)
         assert_int_equal(e->ops->test_control(e, &k, bad[i], strlen(bad[i])), ENGINE_EINVAL);
 }
 
+/* One disk_* stat as a number. */
+struct stat_probe {
+    const char *name;
+    unsigned long long value;
+};
+
+static void probe(void *ctx, const char *name, const char *value)
+{
+    struct stat_probe *p = ctx;
+    if (strcmp(name, p->name) == 0)
+        p->value = strtoull(value, NULL, 10);
+}
+
+static unsigned long long stat_of(struct engine *e, const char *name)
+{
+    struct stat_probe p = {name, 0};
+    e->ops->get_stats_extra(e, probe, &p);
+    return p.value;
+}
+
+/* async: writes trickling in, one batch each, share the fsync of their interval. */
+static void test_async_fsync_interval(void **state)
+{
+    struct fixture *f = *state;
+    f->e = open_engine_every(f, false, 400);
+    struct engine *e = f->e;
+    struct cookie k = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL};
+    enum { N = 40 };
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        struct item *it;
+        assert_int_equal(store(e, &k, key, "v", &it), ENGINE_SUCCESS);
+        item_unref(it);
+        nanosleep(&(struct timespec){0, 2000000}, NULL); /* the flusher appends each alone */
+    }
+    for (int i = 0; i < 500 && stat_of(e, "disk_flushed_records") < N; i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    assert_int_equal(stat_of(e, "disk_flushed_records"), N);
+    /* 80 ms of writes at a 400 ms interval: one or two fsyncs, not one per batch. */
+    assert_true(stat_of(e, "disk_fsyncs") <= 3);
+}
+
 int main(void)
 {
     clock_setup();
@@ -221,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_faults_parse),
         cmocka_unit_test_setup_teardown(test_waiter_disconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_control, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_fsync_interval, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

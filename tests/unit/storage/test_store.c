@@ -13,6 +13,7 @@
 
 #include <errno.h>
 
+#include "storage/store_internal.h"
 #include "storage_test.h"
 
 struct fixture {
@@ -481,6 +482,22 @@ static void test_lasting_fault_clears(void **state)
     test_visits_free(&v);
 }
 
+/* Segment names: what snprintf("%016" PRIx64 "-%08" PRIx32 ".seg%s") wrote, and parse back. */
+static void test_segment_names(void **state)
+{
+    (void)state;
+    char name[STORE_NAME_MAX];
+    store_seg_name(name, 0x0123456789abcdefu, 0xfedcba98u, false);
+    assert_string_equal(name, "0123456789abcdef-fedcba98.seg");
+    store_seg_name(name, 1, 0, true);
+    assert_string_equal(name, "0000000000000001-00000000.seg.tmp");
+    uint64_t segno;
+    uint32_t gen;
+    bool tmp;
+    assert_int_equal(store_seg_parse(name, &segno, &gen, &tmp), 0);
+    assert_true(segno == 1 && gen == 0 && tmp);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, test_teardown)
@@ -499,6 +516,7 @@ int main(void)
         T(test_roll_crash),
         T(test_write_failure_after_roll),
         T(test_lasting_fault_clears),
+        cmocka_unit_test(test_segment_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
