@@ -160,6 +160,7 @@ static void conn_free(struct conn *c)
 void conn_close(struct conn *c)
 {
     if (c->bev != NULL) {
+        resp_discard(c);
         conn_timeout_untrack(c);
         conn_read_free(c);
         bufferevent_free(c->bev);
@@ -393,7 +394,7 @@ static enum step conn_step(struct conn *c)
 static bool conn_send_full(struct conn *c)
 {
     size_t limit = conn_cfg(c)->max_send_queue;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) <= limit)
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) + resp_pending(c) <= limit)
         return false;
     c->state = CONN_SEND_WAIT;
     conn_read_enable(c, false);
@@ -473,6 +474,7 @@ static bool conn_process(struct conn *c)
  */
 static void conn_flush(struct conn *c)
 {
+    resp_commit(c);
     if (c->tls)
         return;
     struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -537,7 +539,7 @@ static bool conn_choose_protocol(struct conn *c)
         if (conn_cfg(c)->sasl_required) {
             /* Text has no SASL: tell the client why before closing, as memcached does. */
             static const char msg[] = "CLIENT_ERROR authentication required\r\n";
-            evbuffer_add(bufferevent_get_output(c->bev), msg, sizeof(msg) - 1);
+            resp_add(c, msg, sizeof(msg) - 1);
             if (conn_close_after_write(c) != STEP_FREED)
                 conn_settle(c);
             return false;

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "frontend/conn_internal.h"
 #include "frontend/exec_text.h"
+#include "frontend/response.h"
 #include "frontend/server.h"
 #include "frontend/worker.h"
 #include "protocol/meta.h"
@@ -38,7 +39,7 @@ static void conn_text_watermark(struct conn *c, size_t low, size_t high)
 
 static void conn_text_reply(struct conn *c, const char *s)
 {
-    evbuffer_add(bufferevent_get_output(c->bev), s, strlen(s));
+    resp_add(c, s, strlen(s));
     stats_add(&c->worker->stats, STATS_bytes_written, strlen(s));
 }
 

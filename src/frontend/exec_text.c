@@ -74,7 +74,7 @@ void exec_text_unload(struct cookie *ck)
 void exec_text_out(struct cookie *ck, const char *s, size_t n)
 {
     struct conn *c = ck->conn;
-    evbuffer_add(bufferevent_get_output(c->bev), s, n);
+    resp_add(c, s, n);
     stats_add(&c->worker->stats, STATS_bytes_written, n);
 }
 
@@ -182,7 +182,8 @@ static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas, b
 static bool exec_text_output_full(const struct cookie *ck)
 {
     struct conn *c = ck->conn;
-    return evbuffer_get_length(bufferevent_get_output(c->bev)) > c->worker->fe->cfg->max_send_queue;
+    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev)) + resp_pending(c);
+    return out > c->worker->fe->cfg->max_send_queue;
 }
 
 /* Looks one key up for a retrieval; counts it; sends it on a hit, with the END when last. */

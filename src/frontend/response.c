@@ -1,10 +1,12 @@
 /*
  * Response encoding into a connection's output; worker thread. The common
  * case (header + extras + key + a small value) is assembled in one stack
- * buffer and added with a single copy.
+ * buffer and gathered, with the other replies of the same callback, in the
+ * worker's reply buffer, which joins the output in one evbuffer_add.
  */
 #include "frontend/response.h"
 
+#include <assert.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <stdbool.h>
@@ -26,6 +28,51 @@ static void resp_put(uint8_t *dst, size_t *n, const void *src, size_t len)
     }
 }
 
+void resp_commit(struct conn *c)
+{
+    struct worker *w = c->worker;
+    if (w->reply_conn != c)
+        return;
+    evbuffer_add(bufferevent_get_output(c->bev), w->reply_buf, w->reply_len);
+    w->reply_len = 0;
+    w->reply_conn = NULL;
+}
+
+void resp_discard(struct conn *c)
+{
+    struct worker *w = c->worker;
+    if (w->reply_conn == c) {
+        w->reply_len = 0;
+        w->reply_conn = NULL;
+    }
+}
+
+size_t resp_pending(const struct conn *c)
+{
+    return c->worker->reply_conn == c ? c->worker->reply_len : 0;
+}
+
+void resp_add(struct conn *c, const void *data, size_t n)
+{
+    struct worker *w = c->worker;
+    if (w->reply_conn != c && w->reply_conn != NULL) {
+        /* Every callback commits before it ends; one that did not is a bug, kept safe here. */
+        assert(!"replies of another connection were left uncommitted");
+        resp_commit(w->reply_conn);
+    }
+    if (w->reply_len + n > WORKER_REPLY_BUF)
+        resp_commit(c);
+    if (n > WORKER_REPLY_BUF) {
+        evbuffer_add(bufferevent_get_output(c->bev), data, n);
+        return;
+    }
+    if (n == 0)
+        return;
+    memcpy(w->reply_buf + w->reply_len, data, n);
+    w->reply_len += n;
+    w->reply_conn = c;
+}
+
 static void resp_release_item(const void *data, size_t len, void *extra)
 {
     item_unref(extra);
@@ -39,21 +86,20 @@ static bool resp_by_reference(const struct conn *c, const struct item *it, size_
 
 void resp_add_value(struct conn *c, struct item *it, const void *value, size_t len)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     if (resp_by_reference(c, it, len)) {
         /* Large value: send it from the item itself, pinned until libevent is done. */
+        resp_commit(c); /* what was gathered goes first */
         item_ref(it);
-        if (evbuffer_add_reference(out, value, len, resp_release_item, it) == 0)
+        if (evbuffer_add_reference(bufferevent_get_output(c->bev), value, len, resp_release_item,
+                                   it) == 0)
             return;
         item_unref(it);
     }
-    if (len > 0)
-        evbuffer_add(out, value, len);
+    resp_add(c, value, len);
 }
 
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
     uint32_t bodylen = (uint32_t)r->extlen + r->keylen + r->vallen;
     uint8_t buf[RESP_INLINE_MAX];
     bin_response_header(buf, req->opcode, r->status, r->extlen, r->keylen, bodylen, req->opaque,
@@ -61,15 +107,12 @@ void resp_send(struct conn *c, const struct bin_header *req, const struct resp *
     size_t n = BIN_HEADER_LEN;
     resp_put(buf, &n, r->extras, r->extlen);
     resp_put(buf, &n, r->key, r->keylen);
-    if (resp_by_reference(c, r->item, r->vallen)) {
-        evbuffer_add(out, buf, n);
-        resp_add_value(c, r->item, r->value, r->vallen);
-    } else if (n + r->vallen <= sizeof(buf)) {
+    if (n + r->vallen <= sizeof(buf) && !resp_by_reference(c, r->item, r->vallen)) {
         resp_put(buf, &n, r->value, r->vallen);
-        evbuffer_add(out, buf, n);
+        resp_add(c, buf, n);
     } else {
-        evbuffer_add(out, buf, n);
-        evbuffer_add(out, r->value, r->vallen);
+        resp_add(c, buf, n);
+        resp_add_value(c, r->item, r->value, r->vallen);
     }
     stats_add(&c->worker->stats, STATS_bytes_written, BIN_HEADER_LEN + bodylen);
 }

@@ -29,6 +29,26 @@ struct resp {
     uint64_t cas;
 };
 
+/*
+ * Replies are gathered in the worker's reply buffer and join the
+ * connection's output in one piece (resp_commit): one evbuffer_add, and one
+ * run of the output's callbacks, for all the replies of a callback instead
+ * of one per reply. Whatever reads or writes the output commits first
+ * (conn_flush, at the end of every callback) or counts resp_pending.
+ */
+
+/* Appends n bytes of reply to c (gathered; committed by resp_commit). */
+void resp_add(struct conn *c, const void *data, size_t n);
+
+/* Moves c's gathered replies into its output; no-op when it has none. */
+void resp_commit(struct conn *c);
+
+/* Drops c's gathered replies (the connection is closing). */
+void resp_discard(struct conn *c);
+
+/* Bytes of reply gathered for c and not yet in its output. */
+size_t resp_pending(const struct conn *c);
+
 /* Appends one response to request req (same opcode and opaque). */
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r);
 

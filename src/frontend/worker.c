@@ -45,7 +45,9 @@ struct worker *worker_create(struct frontend *fe, int id)
     }
     w->inbox = inbox_create(w->base, fe->cfg->inbox_batch);
     w->read_buf = malloc(WORKER_READ_BUF);
-    if (w->inbox == NULL || w->read_buf == NULL || conn_timeouts_start(w) != 0) {
+    w->reply_buf = malloc(WORKER_REPLY_BUF);
+    if (w->inbox == NULL || w->read_buf == NULL || w->reply_buf == NULL ||
+        conn_timeouts_start(w) != 0) {
         worker_destroy(&w);
         return NULL;
     }
@@ -169,6 +171,7 @@ void worker_destroy(struct worker **wp)
     if (w->base != NULL)
         event_base_free(w->base);
     free(w->read_buf);
+    free(w->reply_buf);
     free(w);
     *wp = NULL;
 }

@@ -15,6 +15,9 @@
 /* The most one read of a plain socket takes, unless a larger frame is being assembled. */
 #define WORKER_READ_BUF (16 * 1024)
 
+/* Room for the small replies of one callback, gathered before they join the output. */
+#define WORKER_REPLY_BUF (16 * 1024)
+
 struct frontend;
 struct conn;
 struct event_base;
@@ -32,6 +35,10 @@ struct worker {
     bool stopping;
     /* Plain sockets are read into this first (conn_read.c); WORKER_READ_BUF bytes, owned. */
     unsigned char *read_buf;
+    /* Replies gathered for one connection before they join its output (response.c). */
+    unsigned char *reply_buf; /* WORKER_REPLY_BUF bytes, owned */
+    size_t reply_len;         /* bytes gathered */
+    struct conn *reply_conn;  /* whose they are; NULL when none (borrowed) */
 };
 
 /* Creates a worker (not started); NULL on failure. */
