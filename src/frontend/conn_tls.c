@@ -3,12 +3,17 @@
  * OpenSSL bufferevent (accepting state); this file arms a timer that closes
  * a handshake not finished within ssl_handshake_timeout, counts handshake
  * failures and new sessions, and logs why a handshake failed. After the
- * handshake the connection is an ordinary one. Worker thread only.
+ * handshake the connection is an ordinary one, except that conn_flush hands
+ * it to conn_tls_flush at the end of every callback: the replies are
+ * encrypted and written at once, and records OpenSSL has already read are
+ * decrypted. Worker thread only.
  */
 #include "frontend/conn_tls.h"
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -47,6 +52,13 @@ struct bufferevent *conn_tls_bev(struct conn *c, int fd)
     }
     /* A peer that closes TCP without close_notify has ended, not failed. */
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    /*
+     * Without read-ahead OpenSSL reads each record with two read() calls,
+     * header then body; with it, one read() takes all the kernel holds.
+     * Whole records may then wait in OpenSSL's buffer where epoll cannot
+     * see them: conn_tls_read_buffered wakes the bufferevent for them.
+     */
+    SSL_set_read_ahead(ssl, 1);
     struct timeval tv = {w->fe->cfg->ssl_handshake_timeout, 0};
     evtimer_add(c->handshake_timer, &tv);
     c->tls = true;
@@ -66,6 +78,68 @@ static void conn_tls_log_failure(struct conn *c)
     log_info("tls: handshake failed: %s", why);
 }
 
+/*
+ * Records OpenSSL read ahead of what libevent asked for (read-ahead) are in
+ * no socket buffer, so epoll will not report them: have the bufferevent read
+ * them on this loop turn, as if the socket were readable. (libevent reads on
+ * only while SSL_pending counts decrypted bytes; whole records still to be
+ * decrypted do not count.)
+ */
+static void conn_tls_read_buffered(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    if (ssl != NULL && SSL_has_pending(ssl) && (bufferevent_get_enabled(bev) & EV_READ))
+        event_active(&bev->ev_read, EV_READ, 1);
+}
+
+/*
+ * The bufferevent read: more may wait in OpenSSL. Needed beside the check in
+ * conn_tls_flush because a frame larger than one read calls no read callback
+ * (the low watermark is the frame) until it is complete.
+ */
+static void conn_tls_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    if (info->n_added > 0)
+        conn_tls_read_buffered(arg);
+}
+
+/*
+ * The output went from empty to holding a reply. The OpenSSL bufferevent
+ * would now add its write event to epoll (its own output callback, which
+ * runs after this one), wait for the socket to poll writable on the next
+ * loop turn, write, and delete the event again: two epoll_ctl and a loop
+ * turn per reply. An event that is active is not added to epoll, so making
+ * it active first leaves only the write, which conn_tls_flush then does.
+ */
+static void conn_tls_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct bufferevent *bev = arg;
+    if (info->n_added > 0 && info->orig_size == 0)
+        event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
+void conn_tls_flush(struct conn *c)
+{
+    if (c->handshaking)
+        return;
+    struct bufferevent *bev = c->bev;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) > 0) {
+        /*
+         * Runs the bufferevent's write event now: it encrypts and writes what
+         * the socket takes, and drops the activation once the output is empty.
+         */
+        event_callback_fn write_cb = event_get_callback(&bev->ev_write);
+        write_cb(event_get_fd(&bev->ev_write), EV_WRITE, event_get_callback_arg(&bev->ev_write));
+        if (evbuffer_get_length(out) > 0) {
+            /* The kernel took less than everything: the event must be in epoll to go on. */
+            event_del(&bev->ev_write);
+            event_add(&bev->ev_write, NULL);
+        }
+    }
+    conn_tls_read_buffered(bev);
+}
+
 bool conn_tls_event(struct conn *c, short what)
 {
     struct frontend *fe = c->worker->fe;
@@ -76,6 +150,11 @@ bool conn_tls_event(struct conn *c, short what)
         if (ssl != NULL && !SSL_session_reused(ssl))
             atomic_fetch_add(&fe->ssl_new_sessions, 1);
         log_debug("tls: handshake done (%s)", ssl ? SSL_get_version(ssl) : "?");
+        /* Registered now: during the handshake the events are the handshake's. */
+        evbuffer_add_cb(bufferevent_get_output(c->bev), conn_tls_output_cb, c->bev);
+        evbuffer_add_cb(bufferevent_get_input(c->bev), conn_tls_input_cb, c->bev);
+        /* The first request may have come in the handshake's last read. */
+        conn_tls_read_buffered(c->bev);
         return true;
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {

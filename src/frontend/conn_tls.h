@@ -19,6 +19,13 @@ struct conn;
 struct bufferevent *conn_tls_bev(struct conn *c, int fd);
 
 /*
+ * Ends every callback of an open TLS connection (conn_flush): encrypts and
+ * writes the queued replies on this loop turn, and has the bufferevent read
+ * records OpenSSL holds already. No-op during the handshake.
+ */
+void conn_tls_flush(struct conn *c);
+
+/*
  * Handles a bufferevent event while the handshake runs. Returns true when it
  * consumed the event: the handshake finished (the connection runs on) or
  * failed (the connection is closed and freed).
