@@ -14,6 +14,7 @@
 #include "frontend/cookie.h"
 
 struct bufferevent;
+struct evbuffer_cb_entry;
 struct sasl_session;
 struct sasl_job;
 struct event;
@@ -34,26 +35,30 @@ struct conn {
     struct conn *prev, *next; /* the worker's list */
     struct cookie cookie;
     enum conn_state state;
-    bool protocol_chosen; /* the first byte has been seen */
-    bool text;            /* the text/meta protocol (conn_text.c) rather than binary */
-    size_t text_scanned;  /* text: bytes of an unfinished line already searched for its end */
-    bool peer_eof;        /* the peer will send nothing more */
-    uint64_t swallow;     /* bytes of an oversized value still to discard */
-    size_t read_lowat;    /* the read low watermark currently set */
-    size_t read_high;     /* the most input to buffer (conn_bound_input) */
-    bool read_capped;     /* read_high is set as the bufferevent's high watermark */
-    bool tls;             /* the bufferevent is an OpenSSL one (conn_tls.c) */
-    bool handshaking;     /* the TLS handshake has not finished */
-    bool write_armed;     /* the bufferevent writes the output itself (conn_flush) */
+    bool protocol_chosen;  /* the first byte has been seen */
+    bool text;             /* the text/meta protocol (conn_text.c) rather than binary */
+    size_t text_scanned;   /* text: bytes of an unfinished line already searched for its end */
+    bool peer_eof;         /* the peer will send nothing more */
+    uint64_t swallow;      /* bytes of an oversized value still to discard */
+    size_t read_lowat;     /* the read low watermark currently set */
+    size_t read_high;      /* the most input to buffer (conn_bound_input) */
+    bool read_capped;      /* the input holds half of read_high or more: reads stop at read_high */
+    bool read_on;          /* plain: reading is wanted (conn_read_enable) */
+    bool read_polling;     /* plain: read_ev is pending (wanted, and the input under its bound) */
+    struct event *read_ev; /* plain: reads the socket into the bufferevent's input (conn_read.c) */
+    bool tls;              /* the bufferevent is an OpenSSL one (conn_tls.c) */
+    bool handshaking;      /* the TLS handshake has not finished */
+    bool write_armed;      /* the bufferevent writes the output itself (conn_flush) */
     struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
     struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */
     struct sasl_job *sasl_job;     /* a PLAIN check on the auth thread, or NULL (owned) */
     /* Timeouts (conn_timeout.c), conn_clock_ms() times: */
-    uint64_t last_active_ms;   /* input read or a command resumed */
-    uint64_t partial_since_ms; /* an incomplete command has waited since; 0 when none */
-    uint64_t out_progress_ms;  /* the output last drained or started to fill */
+    uint64_t last_active_ms;          /* input read or a command resumed */
+    uint64_t partial_since_ms;        /* an incomplete command has waited since; 0 when none */
+    uint64_t out_progress_ms;         /* the output last drained or started to fill */
+    struct evbuffer_cb_entry *out_cb; /* updates out_progress_ms; owned by the output buffer */
 };
 
 /*
@@ -80,6 +85,9 @@ uint64_t conn_clock_ms(void);
 
 /* Starts tracking c's timeouts (its output progress); conn_create calls it. */
 void conn_timeout_track(struct conn *c);
+
+/* Watches c's output for progress (on) or not (off: it is written before each callback ends). */
+void conn_timeout_watch_output(struct conn *c, bool on);
 
 /* Stops tracking c's output (before its bufferevent is freed). */
 void conn_timeout_untrack(struct conn *c);

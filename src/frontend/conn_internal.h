@@ -5,6 +5,7 @@
 #ifndef BASALT_FRONTEND_CONN_INTERNAL_H
 #define BASALT_FRONTEND_CONN_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "frontend/conn.h"
@@ -30,5 +31,23 @@ enum step conn_execute(struct conn *c);
 
 /* Text protocol: advances the connection by at most one command line (conn_text.c). */
 enum step conn_text_step(struct conn *c);
+
+/* Input reached the read low watermark: runs the read path (conn.c). */
+void conn_input_ready(struct conn *c);
+
+/* The input ended or failed (BEV_EVENT_* flags): as the bufferevent's event callback (conn.c). */
+void conn_input_event(struct conn *c, short what);
+
+/* Sets up c's input source (a read event for a plain socket); 0, or -1 out of memory. */
+int conn_read_init(struct conn *c) WARN_UNUSED;
+
+/* Frees c's read event; before the bufferevent (and with it the socket) is freed. */
+void conn_read_free(struct conn *c);
+
+/* Turns reading from the peer on or off. */
+void conn_read_enable(struct conn *c, bool on);
+
+/* Applies c's read watermarks and input bound after a change to them or to the input. */
+void conn_read_update(struct conn *c);
 
 #endif

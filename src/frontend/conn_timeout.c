@@ -42,13 +42,31 @@ void conn_timeout_track(struct conn *c)
 {
     c->last_active_ms = conn_clock_ms();
     c->out_progress_ms = c->last_active_ms;
-    evbuffer_add_cb(bufferevent_get_output(c->bev), conn_output_cb, c);
+    /*
+     * A plain connection's replies are written before its callback returns:
+     * conn_flush turns this off and watches the output only while some wait
+     * for the write event, not on every reply.
+     */
+    c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), conn_output_cb, c);
+}
+
+void conn_timeout_watch_output(struct conn *c, bool on)
+{
+    if (c->out_cb == NULL)
+        return;
+    if (on) {
+        c->out_progress_ms = conn_clock_ms(); /* the queue starts now */
+        evbuffer_cb_set_flags(bufferevent_get_output(c->bev), c->out_cb, EVBUFFER_CB_ENABLED);
+    } else {
+        evbuffer_cb_clear_flags(bufferevent_get_output(c->bev), c->out_cb, EVBUFFER_CB_ENABLED);
+    }
 }
 
 void conn_timeout_untrack(struct conn *c)
 {
     /* libevent may free the buffer after the connection: it must not call back into it. */
     evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_output_cb, c);
+    c->out_cb = NULL;
 }
 
 /* Which timeout, if any, c has run into at now; NULL when none. */

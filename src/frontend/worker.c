@@ -44,7 +44,8 @@ struct worker *worker_create(struct frontend *fe, int id)
         return NULL;
     }
     w->inbox = inbox_create(w->base, fe->cfg->inbox_batch);
-    if (w->inbox == NULL || conn_timeouts_start(w) != 0) {
+    w->read_buf = malloc(WORKER_READ_BUF);
+    if (w->inbox == NULL || w->read_buf == NULL || conn_timeouts_start(w) != 0) {
         worker_destroy(&w);
         return NULL;
     }
@@ -167,6 +168,7 @@ void worker_destroy(struct worker **wp)
         event_free(w->shutdown_timer);
     if (w->base != NULL)
         event_base_free(w->base);
+    free(w->read_buf);
     free(w);
     *wp = NULL;
 }

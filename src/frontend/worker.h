@@ -12,6 +12,9 @@
 #include "frontend/inbox.h"
 #include "stats/stats.h"
 
+/* The most one read of a plain socket takes, unless a larger frame is being assembled. */
+#define WORKER_READ_BUF (16 * 1024)
+
 struct frontend;
 struct conn;
 struct event_base;
@@ -27,6 +30,8 @@ struct worker {
     struct event *sweep; /* the timeout sweep (conn_timeout.c), or NULL when no timeout is set */
     struct event *shutdown_timer; /* bounds the flush of replies at shutdown, or NULL */
     bool stopping;
+    /* Plain sockets are read into this first (conn_read.c); WORKER_READ_BUF bytes, owned. */
+    unsigned char *read_buf;
 };
 
 /* Creates a worker (not started); NULL on failure. */

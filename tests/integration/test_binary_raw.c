@@ -382,6 +382,57 @@ static void test_stat(void **state)
     close(fd);
 }
 
+/* Sends n NOOPs in one write and reads their replies, in order. */
+static void noop_burst(int fd, uint32_t n)
+{
+    uint8_t buf[64 * BIN_HEADER_LEN];
+    assert_true(n <= 64);
+    for (uint32_t i = 0; i < n; i++) {
+        struct frame_req r = {.opcode = BIN_CMD_NOOP, .opaque = i};
+        frame_encode(&r, buf + (size_t)i * BIN_HEADER_LEN);
+    }
+    assert_int_equal(sock_write_all(fd, buf, (size_t)n * BIN_HEADER_LEN), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        struct frame_resp m;
+        expect_reply(fd, BIN_CMD_NOOP, BIN_STATUS_SUCCESS, i, &m);
+        frame_free(&m);
+    }
+}
+
+static int setup_reqs_per_event(void **state)
+{
+    static const char *const args[] = {"-R", "4", NULL};
+    struct server_opts o = {.args = args};
+    return server_setup_opts(state, &o);
+}
+
+/*
+ * -R 4: one callback runs the frame that woke it and four more, as memcached
+ * counts; then the connection yields (conn_yields) if input remains and
+ * continues later. A single small write on loopback arrives whole, so the
+ * counts are exact.
+ */
+static void test_reqs_per_event(void **state)
+{
+    struct server *s = *state;
+    int fd = sock_connect(s->port);
+    int sfd = sock_connect(s->port);
+    assert_true(fd >= 0 && sfd >= 0);
+    long long y0 = stat_value(sfd, "conn_yields");
+    assert_true(y0 >= 0);
+    noop_burst(fd, 4);
+    assert_int_equal(stat_value(sfd, "conn_yields"), y0);
+    noop_burst(fd, 12); /* 5, yield, 5 (memcached 4), yield, 2 (3) */
+    assert_int_equal(stat_value(sfd, "conn_yields"), y0 + 2);
+    if (!s->is_memcached) {
+        /* memcached also counts a yield after the fifth when nothing is left to run. */
+        noop_burst(fd, 5);
+        assert_int_equal(stat_value(sfd, "conn_yields"), y0 + 2);
+    }
+    close(sfd);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quiet_commands, server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_version, server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_stat, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_reqs_per_event, setup_reqs_per_event, server_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

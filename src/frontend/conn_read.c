@@ -1,0 +1,185 @@
+/*
+ * Where a connection's input comes from. Worker thread only.
+ *
+ * A TLS connection's OpenSSL bufferevent reads, decrypts and fills its input
+ * buffer itself. A plain connection's socket bufferevent would do the same,
+ * but libevent 2.1 asks the kernel how much is readable (ioctl FIONREAD)
+ * before every read and never reads more than 4 KiB at once: one system
+ * call per request more than needed, and four reads for a 16 KiB SET. So
+ * for a plain socket the bufferevent's own read event stays off and an
+ * event of the connection's reads the socket (one read of up to 16 KiB, or
+ * of the rest of a larger frame) into the same input buffer, then calls the
+ * same read path, with the same low watermark and input bound, as the
+ * bufferevent would.
+ * Everything after the bytes arrive is one code path for plain and TLS.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "frontend/conn_internal.h"
+#include "frontend/worker.h"
+
+/* Reading is wanted and the input is under its bound: the read event should be pending. */
+static bool conn_read_should_poll(const struct conn *c)
+{
+    if (!c->read_on)
+        return false;
+    return !c->read_capped || evbuffer_get_length(bufferevent_get_input(c->bev)) < c->read_high;
+}
+
+void conn_read_update(struct conn *c)
+{
+    if (c->tls) {
+        bufferevent_setwatermark(c->bev, EV_READ, c->read_lowat, c->read_capped ? c->read_high : 0);
+        return;
+    }
+    bool poll = conn_read_should_poll(c);
+    if (poll == c->read_polling)
+        return;
+    c->read_polling = poll;
+    if (poll)
+        event_add(c->read_ev, NULL);
+    else
+        event_del(c->read_ev);
+}
+
+void conn_read_enable(struct conn *c, bool on)
+{
+    if (c->tls) {
+        if (on)
+            bufferevent_enable(c->bev, EV_READ);
+        else
+            bufferevent_disable(c->bev, EV_READ);
+        return;
+    }
+    c->read_on = on;
+    conn_read_update(c);
+}
+
+/*
+ * How many bytes the next read asks for: the worker's read buffer, or the
+ * rest of the frame being assembled when that is larger, at most to the
+ * bound.
+ */
+static size_t conn_read_want(const struct conn *c, size_t len)
+{
+    size_t want = WORKER_READ_BUF;
+    if (c->read_lowat > len && c->read_lowat - len > want)
+        want = c->read_lowat - len;
+    if (c->read_capped && c->read_high > len && want > c->read_high - len)
+        want = c->read_high - len;
+    return want;
+}
+
+/* Reads up to this much are copied into the input; a larger one hands the buffer over. */
+#define CONN_READ_COPY_MAX 2048
+
+/* Frees a worker read buffer once the input has drained it (worker thread). */
+static void conn_read_buf_release(const void *data, size_t len, void *arg)
+{
+    free((void *)data);
+}
+
+/*
+ * Moves n bytes just read into the worker's read buffer into the input. A
+ * small read is copied, into a small evbuffer chain that malloc serves from
+ * its per-thread cache (reading straight into the input would allocate and
+ * free a 16 KiB chain per request). A large one is not copied: the buffer
+ * itself joins the input by reference, and the worker takes a new one.
+ */
+static int conn_read_take(struct conn *c, struct evbuffer *in, size_t n)
+{
+    struct worker *w = c->worker;
+    unsigned char *next = n > CONN_READ_COPY_MAX ? malloc(WORKER_READ_BUF) : NULL;
+    if (next == NULL)
+        return evbuffer_add(in, w->read_buf, n);
+    if (evbuffer_add_reference(in, w->read_buf, n, conn_read_buf_release, NULL) != 0) {
+        free(next);
+        return -1;
+    }
+    w->read_buf = next;
+    return 0;
+}
+
+/*
+ * Reads the socket into the input; the bytes read, 0 at the end of input,
+ * -1 with errno on error. Up to the worker's read buffer, through that
+ * buffer (conn_read_take); the rest of a larger frame straight into the
+ * input.
+ */
+static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
+{
+    if (want <= WORKER_READ_BUF) {
+        ssize_t n = read(c->fd, c->worker->read_buf, want);
+        if (n > 0 && conn_read_take(c, in, (size_t)n) != 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+        return n;
+    }
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+    if (nv <= 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    ssize_t n = readv(c->fd, (const struct iovec *)v, nv);
+    if (n <= 0)
+        return n;
+    size_t left = (size_t)n;
+    for (int i = 0; i < nv; i++) {
+        if (v[i].iov_len > left)
+            v[i].iov_len = left;
+        left -= v[i].iov_len;
+    }
+    evbuffer_commit_space(in, v, nv);
+    return n;
+}
+
+/* The plain socket is readable: fill the input, then run the read path as the bufferevent would. */
+static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    ssize_t n = conn_read_some(c, in, conn_read_want(c, evbuffer_get_length(in)));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return; /* level-triggered: called again when there is something */
+    if (n <= 0) {
+        /* As the bufferevent does: stop reading, then report the end or the error. */
+        conn_read_enable(c, false);
+        conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+        return;
+    }
+    if (evbuffer_get_length(in) >= c->read_lowat)
+        conn_input_ready(c);
+    else
+        conn_read_update(c);
+}
+
+int conn_read_init(struct conn *c)
+{
+    if (c->tls)
+        return 0;
+    /*
+     * Read watermarks live in the connection; the bufferevent never reads
+     * this socket. It freezes its input's end so that only it appends: we
+     * are the one that appends here.
+     */
+    evbuffer_unfreeze(bufferevent_get_input(c->bev), 0);
+    c->read_ev = event_new(c->worker->base, c->fd, EV_READ | EV_PERSIST, conn_read_socket_cb, c);
+    return c->read_ev == NULL ? -1 : 0;
+}
+
+void conn_read_free(struct conn *c)
+{
+    /* Before the bufferevent closes the socket: epoll must not keep a closed descriptor. */
+    if (c->read_ev != NULL)
+        event_free(c->read_ev);
+    c->read_ev = NULL;
+    c->read_polling = false;
+}
