@@ -469,7 +469,7 @@ static bool conn_process(struct conn *c)
  * the write failed (the bufferevent's own write then reports the error
  * through conn_event_cb). While it is enabled the bufferevent writes and
  * conn_write_cb disarms it once the output is empty. A TLS bufferevent must
- * encrypt what it sends, so it keeps writing its output itself (conn_tls.c).
+ * encrypt what it sends: conn_tls_flush has it write now, the same way.
  */
 static void conn_flush(struct conn *c)
 {

@@ -137,6 +137,12 @@ void conn_tls_flush(struct conn *c)
             event_add(&bev->ev_write, NULL);
         }
     }
+    /* As for a plain socket, the stuck-send timeout watches only output left to the event. */
+    bool left = evbuffer_get_length(out) > 0;
+    if (left != c->write_armed) {
+        c->write_armed = left;
+        conn_timeout_watch_output(c, left);
+    }
     conn_tls_read_buffered(bev);
 }
 

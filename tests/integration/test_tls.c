@@ -4,7 +4,8 @@
  * refused, the handshake timeout, certificate reload (good and broken),
  * mutual TLS (good, missing, foreign and expired client certificates), a
  * 1 MiB value sent by reference through TLS, many records arriving in one
- * read (read-ahead), and the idle and read timeouts on TLS connections.
+ * read (read-ahead), and the idle, read and stuck-send timeouts on TLS
+ * connections.
  * Certificates are generated per run.
  */
 #include <setjmp.h>
@@ -483,6 +484,37 @@ static void test_timeouts_over_tls(void **state)
     env_stop(&e);
 }
 
+/*
+ * A TLS client that never reads its replies is closed after
+ * stuck_send_timeout: the replies the socket did not take stay with the
+ * bufferevent's write event, which the timeout watches.
+ */
+static void test_stuck_send_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, "stuck_send_timeout=1,max_send_queue=65536", NULL);
+    struct tls_conn t;
+    assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+    size_t n = 512 * 1024;
+    uint8_t *v = calloc(1, n);
+    assert_non_null(v);
+    assert_int_equal(tls_set(&t, "big", v, (uint32_t)n), BIN_STATUS_SUCCESS);
+    free(v);
+    struct frame_req get = {.opcode = BIN_CMD_GET, .key = "big", .keylen = 3};
+    uint8_t req[64];
+    frame_encode(&get, req);
+    /* 10 MiB of replies: far more than the socket buffers hold. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tls_write_all(&t, req, frame_size(&get)), 0);
+    int64_t start = now_ms();
+    while (plain_stat(e.plain_port, "stuck_send_kicks") == 0 && now_ms() - start < 10000)
+        sleep_ms(100);
+    assert_int_equal(plain_stat(e.plain_port, "stuck_send_kicks"), 1);
+    assert_true(now_ms() - start >= 900);
+    tls_close(&t);
+    env_stop(&e);
+}
+
 #ifdef BENCH_BIN
 /* basalt-bench --tls (the load generator of bench/compare's TLS rows) runs clean. */
 static void test_bench_over_tls(void **state)
@@ -533,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_bench_over_tls),
 #endif
         cmocka_unit_test(test_timeouts_over_tls),
+        cmocka_unit_test(test_stuck_send_over_tls),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
