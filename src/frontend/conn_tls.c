@@ -3,10 +3,13 @@
  * OpenSSL bufferevent (accepting state); this file arms a timer that closes
  * a handshake not finished within ssl_handshake_timeout, counts handshake
  * failures and new sessions, and logs why a handshake failed. After the
- * handshake the connection is an ordinary one, except that conn_flush hands
- * it to conn_tls_flush at the end of every callback: the replies are
- * encrypted and written at once, and records OpenSSL has already read are
- * decrypted. Worker thread only.
+ * handshake the connection is an ordinary one, except for how its replies
+ * are written and its records read: the OpenSSL bufferevent writes the
+ * replies on the loop turn that queued them, without adding its write event
+ * to epoll unless the socket is full, and reads ahead, with records left in
+ * OpenSSL's buffer read on the same loop turn (conn_tls_flush, called at the
+ * end of every callback by conn_flush, and two evbuffer callbacks). Worker
+ * thread only.
  */
 #include "frontend/conn_tls.h"
 
@@ -109,7 +112,8 @@ static void conn_tls_input_cb(struct evbuffer *buf, const struct evbuffer_cb_inf
  * runs after this one), wait for the socket to poll writable on the next
  * loop turn, write, and delete the event again: two epoll_ctl and a loop
  * turn per reply. An event that is active is not added to epoll, so making
- * it active first leaves only the write, which conn_tls_flush then does.
+ * it active first leaves only the write, later on this loop turn, once the
+ * callback that queued the reply has returned.
  */
 static void conn_tls_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
@@ -118,31 +122,46 @@ static void conn_tls_output_cb(struct evbuffer *buf, const struct evbuffer_cb_in
         event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
+/* The stuck-send timeout watches the output only while replies wait for the write event. */
+static void conn_tls_watch_output(struct conn *c, bool left)
+{
+    if (left == c->write_armed)
+        return;
+    c->write_armed = left;
+    conn_timeout_watch_output(c, left);
+}
+
+/*
+ * Runs after the write event made active by conn_tls_output_cb (later in the
+ * same queue of active events). A write event that ran as an active event
+ * and could not write everything (the socket is full) is in no epoll set:
+ * add it, so that the rest goes out once the socket polls writable.
+ */
+static void conn_tls_written_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct bufferevent *bev = c->bev;
+    bool left = evbuffer_get_length(bufferevent_get_output(bev)) > 0;
+    if (left) {
+        event_del(&bev->ev_write);
+        event_add(&bev->ev_write, NULL);
+    }
+    conn_tls_watch_output(c, left);
+}
+
 void conn_tls_flush(struct conn *c)
 {
     if (c->handshaking)
         return;
     struct bufferevent *bev = c->bev;
-    struct evbuffer *out = bufferevent_get_output(bev);
-    if (evbuffer_get_length(out) > 0) {
-        /*
-         * Runs the bufferevent's write event now: it encrypts and writes what
-         * the socket takes, and drops the activation once the output is empty.
-         */
-        event_callback_fn write_cb = event_get_callback(&bev->ev_write);
-        write_cb(event_get_fd(&bev->ev_write), EV_WRITE, event_get_callback_arg(&bev->ev_write));
-        if (evbuffer_get_length(out) > 0) {
-            /* The kernel took less than everything: the event must be in epoll to go on. */
-            event_del(&bev->ev_write);
-            event_add(&bev->ev_write, NULL);
-        }
-    }
-    /* As for a plain socket, the stuck-send timeout watches only output left to the event. */
-    bool left = evbuffer_get_length(out) > 0;
-    if (left != c->write_armed) {
-        c->write_armed = left;
-        conn_timeout_watch_output(c, left);
-    }
+    /*
+     * Not a direct call of the write event: a failed write reports to
+     * conn_event_cb, which may free c, and the caller goes on using c.
+     */
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        event_active(c->handshake_timer, EV_TIMEOUT, 1);
+    else
+        conn_tls_watch_output(c, false);
     conn_tls_read_buffered(bev);
 }
 
@@ -151,7 +170,9 @@ bool conn_tls_event(struct conn *c, short what)
     struct frontend *fe = c->worker->fe;
     if (what & BEV_EVENT_CONNECTED) {
         c->handshaking = false;
+        /* From now on the handshake's timer is the check after each write (conn_tls_flush). */
         event_del(c->handshake_timer);
+        event_assign(c->handshake_timer, c->worker->base, -1, 0, conn_tls_written_cb, c);
         SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
         if (ssl != NULL && !SSL_session_reused(ssl))
             atomic_fetch_add(&fe->ssl_new_sessions, 1);

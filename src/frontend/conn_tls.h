@@ -19,9 +19,10 @@ struct conn;
 struct bufferevent *conn_tls_bev(struct conn *c, int fd);
 
 /*
- * Ends every callback of an open TLS connection (conn_flush): encrypts and
- * writes the queued replies on this loop turn, and has the bufferevent read
- * records OpenSSL holds already. No-op during the handshake.
+ * Ends every callback of an open TLS connection (conn_flush): has the
+ * queued replies written, and the records OpenSSL holds already read, on
+ * this loop turn, once the callback has returned. No-op during the
+ * handshake.
  */
 void conn_tls_flush(struct conn *c);
 

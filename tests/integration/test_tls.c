@@ -4,8 +4,8 @@
  * refused, the handshake timeout, certificate reload (good and broken),
  * mutual TLS (good, missing, foreign and expired client certificates), a
  * 1 MiB value sent by reference through TLS, many records arriving in one
- * read (read-ahead), and the idle, read and stuck-send timeouts on TLS
- * connections.
+ * read (read-ahead), resets while replies are written, and the idle, read
+ * and stuck-send timeouts on TLS connections.
  * Certificates are generated per run.
  */
 #include <setjmp.h>
@@ -515,6 +515,42 @@ static void test_stuck_send_over_tls(void **state)
     env_stop(&e);
 }
 
+/*
+ * Clients that reset their connection while large replies are being
+ * written: the failed write closes the connection from within the write,
+ * and the server goes on serving others.
+ */
+static void test_reset_while_writing(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    size_t n = 512 * 1024;
+    uint8_t *v = calloc(1, n);
+    assert_non_null(v);
+    struct tls_conn t;
+    assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+    assert_int_equal(tls_set(&t, "big", v, (uint32_t)n), BIN_STATUS_SUCCESS);
+    tls_close(&t);
+    free(v);
+    struct frame_req get = {.opcode = BIN_CMD_GET, .key = "big", .keylen = 3};
+    uint8_t req[64];
+    frame_encode(&get, req);
+    for (int round = 0; round < 10; round++) {
+        assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(tls_write_all(&t, req, frame_size(&get)), 0);
+        uint8_t some[256];
+        if (round % 2 == 1)
+            assert_int_equal(tls_read_exact(&t, some, sizeof(some)), 0);
+        /* Unread data and no linger: close() sends a reset. */
+        struct linger l = {1, 0};
+        setsockopt(t.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        tls_close(&t);
+    }
+    assert_tls_works(e.s.port, NULL);
+    env_stop(&e);
+}
+
 #ifdef BENCH_BIN
 /* basalt-bench --tls (the load generator of bench/compare's TLS rows) runs clean. */
 static void test_bench_over_tls(void **state)
@@ -566,6 +602,7 @@ int main(void)
 #endif
         cmocka_unit_test(test_timeouts_over_tls),
         cmocka_unit_test(test_stuck_send_over_tls),
+        cmocka_unit_test(test_reset_while_writing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
