@@ -44,7 +44,7 @@ int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct
     t->line[len] = '\0';
     t->len = len;
     t->phase = 0;
-    t->req = *r;
+    text_req_copy(&t->req, r);
     text_req_rebase(&t->req, line, len, t->line);
     t->next = t->req.keys;
     t->nkey = t->req.key.len <= TEXT_KEY_MAX ? t->req.key.len : 0;
@@ -145,10 +145,15 @@ static size_t exec_text_dec(char *p, uint64_t v)
     return n + 1;
 }
 
-/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"; a small value is copied with its line. */
-static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas)
+/*
+ * "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n", then "END\r\n" when
+ * last; a small value is copied with its line, in one piece with the END.
+ */
+static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas, bool last)
 {
-    char buf[TEXT_KEY_MAX + 80 + EXEC_TEXT_INLINE_MAX];
+    static const char tail[] = "\r\nEND\r\n";
+    size_t ntail = last ? sizeof(tail) - 1 : 2;
+    char buf[TEXT_KEY_MAX + 80 + EXEC_TEXT_INLINE_MAX + sizeof(tail)];
     size_t n = 6;
     memcpy(buf, "VALUE ", n);
     memcpy(buf + n, item_key(it), it->nkey);
@@ -163,14 +168,14 @@ static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas)
     if (it->nbytes <= EXEC_TEXT_INLINE_MAX &&
         it->nbytes < ck->conn->worker->fe->cfg->send_buffer_threshold) {
         memcpy(buf + n, item_cvalue(it), it->nbytes);
-        memcpy(buf + n + it->nbytes, "\r\n", 2);
-        exec_text_out(ck, buf, n + it->nbytes + 2);
+        memcpy(buf + n + it->nbytes, tail, ntail);
+        exec_text_out(ck, buf, n + it->nbytes + ntail);
         return;
     }
     exec_text_out(ck, buf, n);
     resp_add_value(ck->conn, it, item_cvalue(it), it->nbytes);
     stats_add(&ck->conn->worker->stats, STATS_bytes_written, it->nbytes);
-    exec_text_out(ck, "\r\n", 2);
+    exec_text_out(ck, tail, ntail);
 }
 
 /* True when the output is over max_send_queue: a long retrieval pauses until it drains. */
@@ -180,8 +185,9 @@ static bool exec_text_output_full(const struct cookie *ck)
     return evbuffer_get_length(bufferevent_get_output(c->bev)) > c->worker->fe->cfg->max_send_queue;
 }
 
-/* Looks one key up for a retrieval; counts it; sends it on a hit. */
-static engine_status exec_text_get_one(struct cookie *ck, const struct text_tok *key)
+/* Looks one key up for a retrieval; counts it; sends it on a hit, with the END when last. */
+static engine_status exec_text_get_one(struct cookie *ck, const struct text_tok *key, bool last,
+                                       bool *ended)
 {
     struct cookie_text *t = ck->text;
     enum text_cmd cmd = t->req.cmd;
@@ -196,8 +202,9 @@ static engine_status exec_text_get_one(struct cookie *ck, const struct text_tok 
     exec_count(ck, touch ? STATS_cmd_touch : STATS_cmd_get);
     if (s == ENGINE_SUCCESS) {
         exec_count(ck, touch ? STATS_touch_hits : STATS_get_hits);
-        exec_text_value(ck, it, cmd == TEXT_CMD_GETS || cmd == TEXT_CMD_GATS);
+        exec_text_value(ck, it, cmd == TEXT_CMD_GETS || cmd == TEXT_CMD_GATS, last);
         item_unref(it);
+        *ended = last;
     } else if (s == ENGINE_KEY_ENOENT) {
         exec_count(ck, touch ? STATS_touch_misses : STATS_get_misses);
         s = ENGINE_SUCCESS;
@@ -209,11 +216,15 @@ static engine_status exec_text_get_one(struct cookie *ck, const struct text_tok 
 static enum exec_result exec_text_get(struct cookie *ck)
 {
     struct cookie_text *t = ck->text;
+    bool ended = false;
     for (;;) {
         struct text_tok rest = t->next, key;
         if (!text_next_key(&rest, &key))
             break;
-        engine_status s = exec_text_get_one(ck, &key);
+        size_t blank = 0;
+        while (blank < rest.len && rest.s[blank] == ' ')
+            blank++;
+        engine_status s = exec_text_get_one(ck, &key, blank == rest.len, &ended);
         if (s == ENGINE_EWOULDBLOCK)
             return EXEC_WOULDBLOCK;
         if (s != ENGINE_SUCCESS)
@@ -222,7 +233,8 @@ static enum exec_result exec_text_get(struct cookie *ck)
         if (exec_text_output_full(ck) && rest.len > 0)
             return EXEC_PAUSE;
     }
-    exec_text_line(ck, "END\r\n");
+    if (!ended)
+        exec_text_line(ck, "END\r\n");
     return EXEC_DONE;
 }
 

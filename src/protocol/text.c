@@ -6,6 +6,7 @@
  */
 #include "protocol/text.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "protocol/meta.h"
@@ -302,9 +303,22 @@ void text_req_rebase(struct text_req *r, const char *from, size_t len, const cha
         text_tok_rebase(&r->meta.arg[__builtin_ctzll(bits)], from, len, to);
 }
 
+/* The part of a text_req before the meta flag arguments, which count only where present. */
+#define TEXT_REQ_FIXED offsetof(struct text_req, meta.arg)
+
+void text_req_copy(struct text_req *dst, const struct text_req *src)
+{
+    memcpy(dst, src, TEXT_REQ_FIXED);
+    for (uint64_t bits = src->meta.present; bits != 0; bits &= bits - 1) {
+        int b = __builtin_ctzll(bits);
+        dst->meta.arg[b] = src->meta.arg[b];
+    }
+}
+
 enum text_verdict text_parse(const char *line, size_t len, struct text_req *r)
 {
-    memset(r, 0, sizeof(*r));
+    /* Not the 52 flag arguments (most of the struct): present says which are set. */
+    memset(r, 0, TEXT_REQ_FIXED);
     struct text_tok tok[TEXT_TOKENS_MAX];
     size_t n = text_tokenize(line, len, tok, TEXT_TOKENS_MAX);
     if (n == 0)

@@ -75,10 +75,11 @@ struct text_tok {
 /* Meta flags: one slot per letter (A-Z then a-z); a flag's token is its text after the letter. */
 #define META_NFLAGS 52
 struct meta_flags {
-    uint64_t present; /* bit meta_flag_bit(letter) set when the flag was given */
-    struct text_tok arg[META_NFLAGS];
+    uint64_t present;            /* bit meta_flag_bit(letter) set when the flag was given */
     char order[TEXT_TOKENS_MAX]; /* the letters in the order they came */
     uint8_t norder;
+    /* Last, and valid only where present says so: text_parse and text_req_copy skip the rest. */
+    struct text_tok arg[META_NFLAGS];
 };
 
 /* A parsed command line; every pointer points into the line it was parsed from. */
@@ -104,6 +105,9 @@ struct text_req {
  * meta_parse (meta.h), which this calls.
  */
 enum text_verdict text_parse(const char *line, size_t len, struct text_req *r) WARN_UNUSED;
+
+/* Copies a parsed request: its fields and the meta flag arguments that are present. */
+void text_req_copy(struct text_req *dst, const struct text_req *src);
 
 /*
  * Moves every token of r that points into the len bytes at from so that it
