@@ -470,13 +470,15 @@ static bool conn_process(struct conn *c)
  * the write failed (the bufferevent's own write then reports the error
  * through conn_event_cb). While it is enabled the bufferevent writes and
  * conn_write_cb disarms it once the output is empty. A TLS bufferevent must
- * encrypt what it sends, so it keeps writing its output itself.
+ * encrypt what it sends: conn_tls_flush has it write now, the same way.
  */
 static void conn_flush(struct conn *c)
 {
     resp_commit(c);
-    if (c->tls)
+    if (c->tls) {
+        conn_tls_flush(c);
         return;
+    }
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (!c->write_armed && evbuffer_get_length(out) > 0) {
         /* The bufferevent freezes the output's front so that only it drains it. */

@@ -49,7 +49,8 @@ struct conn {
     bool tls;              /* the bufferevent is an OpenSSL one (conn_tls.c) */
     bool handshaking;      /* the TLS handshake has not finished */
     bool write_armed;      /* the bufferevent writes the output itself (conn_flush) */
-    struct event *handshake_timer; /* closes a slow TLS handshake; NULL for plain connections */
+    struct event *handshake_timer; /* closes a slow TLS handshake, then checks writes (conn_tls.c);
+                                      NULL for plain */
     bool authenticated;            /* SASL succeeded on this connection */
     int auth_failures;             /* failed SASL attempts (exec_sasl.c) */
     struct sasl_session *sasl;     /* a SCRAM exchange between AUTH and STEP, or NULL (owned) */

@@ -19,6 +19,14 @@ struct conn;
 struct bufferevent *conn_tls_bev(struct conn *c, int fd);
 
 /*
+ * Ends every callback of an open TLS connection (conn_flush): has the
+ * queued replies written, and the records OpenSSL holds already read, on
+ * this loop turn, once the callback has returned. No-op during the
+ * handshake.
+ */
+void conn_tls_flush(struct conn *c);
+
+/*
  * Handles a bufferevent event while the handshake runs. Returns true when it
  * consumed the event: the handshake finished (the connection runs on) or
  * failed (the connection is closed and freed).

@@ -3,8 +3,10 @@
  * plain bytes to a TLS port and a ClientHello to a plain port, TLS 1.1
  * refused, the handshake timeout, certificate reload (good and broken),
  * mutual TLS (good, missing, foreign and expired client certificates), a
- * 1 MiB value sent by reference through TLS, and the idle and read timeouts
- * on TLS connections. Certificates are generated per run.
+ * 1 MiB value sent by reference through TLS, many records arriving in one
+ * read (read-ahead), resets while replies are written, and the idle, read
+ * and stuck-send timeouts on TLS connections.
+ * Certificates are generated per run.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -18,7 +20,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "integration/harness.h"
 #include "integration/tls_client.h"
@@ -384,6 +389,80 @@ static void test_large_value(void **state)
     env_stop(&e);
 }
 
+/*
+ * Values of several hundred KiB, each many records that OpenSSL may read
+ * ahead while the frame is still incomplete (no read callback runs until
+ * it is whole): every one is stored and answered.
+ */
+static void test_large_frames_read_ahead(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    size_t n = 600 * 1024;
+    uint8_t *v = malloc(n);
+    assert_non_null(v);
+    memset(v, 'v', n);
+    struct tls_conn t;
+    assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(tls_set(&t, "large", v, (uint32_t)(n - (size_t)i * 4099)),
+                         BIN_STATUS_SUCCESS);
+    tls_close(&t);
+    free(v);
+    env_stop(&e);
+}
+
+/*
+ * Requests sent as one TLS record each but arriving together: the server
+ * reads them all ahead into OpenSSL's buffer in one read, where epoll cannot
+ * see them, and must still answer every one (a set and gets, mixed with
+ * values above the send-buffer threshold). The client corks its socket so
+ * that the records leave in one burst.
+ */
+static void test_records_in_one_read(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    struct tls_conn t;
+    assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+    static uint8_t big[8192];
+    memset(big, 'b', sizeof(big));
+    assert_int_equal(tls_set(&t, "big", big, sizeof(big)), BIN_STATUS_SUCCESS);
+    enum { N = 64 };
+    int on = 1, off = 0;
+    assert_int_equal(setsockopt(t.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)), 0);
+    for (uint32_t i = 0; i < N; i++) {
+        const char *key = i % 8 == 7 ? "big" : "nokey";
+        struct frame_req get = {
+            .opcode = BIN_CMD_GETK, .key = key, .keylen = (uint16_t)strlen(key), .opaque = i};
+        uint8_t buf[64];
+        frame_encode(&get, buf);
+        assert_int_equal(tls_write_all(&t, buf, frame_size(&get)), 0);
+    }
+    assert_int_equal(setsockopt(t.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)), 0);
+    for (uint32_t i = 0; i < N; i++) {
+        uint8_t raw[BIN_HEADER_LEN];
+        assert_int_equal(tls_read_exact(&t, raw, sizeof(raw)), 0);
+        struct bin_header h;
+        bin_header_decode(raw, &h);
+        assert_int_equal(h.opaque, i);
+        uint8_t *body = malloc(h.bodylen + 1);
+        assert_non_null(body);
+        assert_int_equal(tls_read_exact(&t, body, h.bodylen), 0);
+        /* The status travels in the vbucket field of a response. */
+        if (i % 8 == 7) {
+            assert_int_equal(h.vbucket, BIN_STATUS_SUCCESS);
+            assert_int_equal(h.bodylen, 4 + 3 + sizeof(big));
+            assert_memory_equal(body + 7, big, sizeof(big));
+        } else {
+            assert_int_equal(h.vbucket, BIN_STATUS_KEY_ENOENT);
+        }
+        free(body);
+    }
+    tls_close(&t);
+    env_stop(&e);
+}
+
 /* The connection timeouts apply to TLS connections once their handshake is done. */
 static void test_timeouts_over_tls(void **state)
 {
@@ -402,6 +481,73 @@ static void test_timeouts_over_tls(void **state)
     assert_int_equal(plain_stat(e.plain_port, "idle_kicks"), 1);
     tls_close(&partial);
     tls_close(&idle);
+    env_stop(&e);
+}
+
+/*
+ * A TLS client that never reads its replies is closed after
+ * stuck_send_timeout: the replies the socket did not take stay with the
+ * bufferevent's write event, which the timeout watches.
+ */
+static void test_stuck_send_over_tls(void **state)
+{
+    struct tls_env e;
+    env_start(&e, "stuck_send_timeout=1,max_send_queue=65536", NULL);
+    struct tls_conn t;
+    assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+    size_t n = 512 * 1024;
+    uint8_t *v = calloc(1, n);
+    assert_non_null(v);
+    assert_int_equal(tls_set(&t, "big", v, (uint32_t)n), BIN_STATUS_SUCCESS);
+    free(v);
+    struct frame_req get = {.opcode = BIN_CMD_GET, .key = "big", .keylen = 3};
+    uint8_t req[64];
+    frame_encode(&get, req);
+    /* 10 MiB of replies: far more than the socket buffers hold. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tls_write_all(&t, req, frame_size(&get)), 0);
+    int64_t start = now_ms();
+    while (plain_stat(e.plain_port, "stuck_send_kicks") == 0 && now_ms() - start < 10000)
+        sleep_ms(100);
+    assert_int_equal(plain_stat(e.plain_port, "stuck_send_kicks"), 1);
+    assert_true(now_ms() - start >= 900);
+    tls_close(&t);
+    env_stop(&e);
+}
+
+/*
+ * Clients that reset their connection while large replies are being
+ * written: the failed write closes the connection from within the write,
+ * and the server goes on serving others.
+ */
+static void test_reset_while_writing(void **state)
+{
+    struct tls_env e;
+    env_start(&e, NULL, NULL);
+    size_t n = 512 * 1024;
+    uint8_t *v = calloc(1, n);
+    assert_non_null(v);
+    struct tls_conn t;
+    assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+    assert_int_equal(tls_set(&t, "big", v, (uint32_t)n), BIN_STATUS_SUCCESS);
+    tls_close(&t);
+    free(v);
+    struct frame_req get = {.opcode = BIN_CMD_GET, .key = "big", .keylen = 3};
+    uint8_t req[64];
+    frame_encode(&get, req);
+    for (int round = 0; round < 10; round++) {
+        assert_int_equal(tls_open(&t, e.s.port, NULL), 0);
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(tls_write_all(&t, req, frame_size(&get)), 0);
+        uint8_t some[256];
+        if (round % 2 == 1)
+            assert_int_equal(tls_read_exact(&t, some, sizeof(some)), 0);
+        /* Unread data and no linger: close() sends a reset. */
+        struct linger l = {1, 0};
+        setsockopt(t.fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        tls_close(&t);
+    }
+    assert_tls_works(e.s.port, NULL);
     env_stop(&e);
 }
 
@@ -449,10 +595,14 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_mutual_tls),
         cmocka_unit_test(test_large_value),
+        cmocka_unit_test(test_records_in_one_read),
+        cmocka_unit_test(test_large_frames_read_ahead),
 #ifdef BENCH_BIN
         cmocka_unit_test(test_bench_over_tls),
 #endif
         cmocka_unit_test(test_timeouts_over_tls),
+        cmocka_unit_test(test_stuck_send_over_tls),
+        cmocka_unit_test(test_reset_while_writing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
