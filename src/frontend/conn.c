@@ -469,23 +469,31 @@ static bool conn_process(struct conn *c)
  * enabled only while bytes are left over (the kernel's buffer is full) or
  * the write failed (the bufferevent's own write then reports the error
  * through conn_event_cb). While it is enabled the bufferevent writes and
- * conn_write_cb disarms it once the output is empty. A TLS bufferevent must
+ * conn_write_cb disarms it once the output is empty. Replies gathered in
+ * the worker's reply buffer are written from there when nothing else waits
+ * (resp_write), else they join the output first. A TLS bufferevent must
  * encrypt what it sends: conn_tls_flush has it write now, the same way.
  */
 static void conn_flush(struct conn *c)
 {
-    resp_commit(c);
     if (c->tls) {
+        resp_commit(c);
         conn_tls_flush(c);
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (!c->write_armed && evbuffer_get_length(out) > 0) {
-        /* The bufferevent freezes the output's front so that only it drains it. */
-        evbuffer_unfreeze(out, 1);
-        int n = evbuffer_write(out, c->fd);
-        evbuffer_freeze(out, 1);
-        (void)n; /* whatever is left, error or not, goes to the write event */
+    if (!c->write_armed && evbuffer_get_length(out) == 0) {
+        /* The common case: only gathered replies, written from the reply buffer. */
+        resp_write(c, c->fd);
+    } else {
+        resp_commit(c);
+        if (!c->write_armed) {
+            /* The bufferevent freezes the output's front so that only it drains it. */
+            evbuffer_unfreeze(out, 1);
+            int n = evbuffer_write(out, c->fd);
+            evbuffer_freeze(out, 1);
+            (void)n; /* whatever is left, error or not, goes to the write event */
+        }
     }
     bool left = evbuffer_get_length(out) > 0;
     if (left == c->write_armed)

@@ -11,6 +11,7 @@
 #include <event2/bufferevent.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frontend/conn.h"
 #include "frontend/server.h"
@@ -52,7 +53,26 @@ size_t resp_pending(const struct conn *c)
     return c->worker->reply_conn == c ? c->worker->reply_len : 0;
 }
 
-void resp_add(struct conn *c, const void *data, size_t n)
+void resp_write(struct conn *c, int fd)
+{
+    struct worker *w = c->worker;
+    if (w->reply_conn != c)
+        return;
+    ssize_t n = write(fd, w->reply_buf, w->reply_len);
+    size_t done = n > 0 ? (size_t)n : 0;
+    /* The rest (a full socket, or an error the write event will report) waits in the output. */
+    if (done < w->reply_len)
+        evbuffer_add(bufferevent_get_output(c->bev), w->reply_buf + done, w->reply_len - done);
+    w->reply_len = 0;
+    w->reply_conn = NULL;
+}
+
+/*
+ * Room for n more bytes of c's replies in the worker's reply buffer (n at
+ * most WORKER_REPLY_BUF), committing what is there when it is full; the
+ * caller fills it and calls resp_used.
+ */
+static uint8_t *resp_room(struct conn *c, size_t n)
 {
     struct worker *w = c->worker;
     if (w->reply_conn != c && w->reply_conn != NULL) {
@@ -62,15 +82,25 @@ void resp_add(struct conn *c, const void *data, size_t n)
     }
     if (w->reply_len + n > WORKER_REPLY_BUF)
         resp_commit(c);
+    return w->reply_buf + w->reply_len;
+}
+
+/* n bytes were written at resp_room's pointer. */
+static void resp_used(struct conn *c, size_t n)
+{
+    c->worker->reply_len += n;
+    c->worker->reply_conn = c;
+}
+
+void resp_add(struct conn *c, const void *data, size_t n)
+{
     if (n > WORKER_REPLY_BUF) {
+        resp_commit(c);
         evbuffer_add(bufferevent_get_output(c->bev), data, n);
-        return;
+    } else if (n > 0) {
+        memcpy(resp_room(c, n), data, n);
+        resp_used(c, n);
     }
-    if (n == 0)
-        return;
-    memcpy(w->reply_buf + w->reply_len, data, n);
-    w->reply_len += n;
-    w->reply_conn = c;
 }
 
 static void resp_release_item(const void *data, size_t len, void *extra)
@@ -101,19 +131,23 @@ void resp_add_value(struct conn *c, struct item *it, const void *value, size_t l
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r)
 {
     uint32_t bodylen = (uint32_t)r->extlen + r->keylen + r->vallen;
-    uint8_t buf[RESP_INLINE_MAX];
+    size_t head = BIN_HEADER_LEN + (size_t)r->extlen + r->keylen;
+    /* Keys are at most 250 bytes and extras a few: a head always fits. */
+    assert(head <= RESP_INLINE_MAX);
+    bool copy_value =
+        head + r->vallen <= RESP_INLINE_MAX && !resp_by_reference(c, r->item, r->vallen);
+    /* Assembled in place, in the reply buffer: the bytes are copied once before the write. */
+    uint8_t *buf = resp_room(c, copy_value ? head + r->vallen : head);
     bin_response_header(buf, req->opcode, r->status, r->extlen, r->keylen, bodylen, req->opaque,
                         r->cas);
     size_t n = BIN_HEADER_LEN;
     resp_put(buf, &n, r->extras, r->extlen);
     resp_put(buf, &n, r->key, r->keylen);
-    if (n + r->vallen <= sizeof(buf) && !resp_by_reference(c, r->item, r->vallen)) {
+    if (copy_value)
         resp_put(buf, &n, r->value, r->vallen);
-        resp_add(c, buf, n);
-    } else {
-        resp_add(c, buf, n);
+    resp_used(c, n);
+    if (!copy_value)
         resp_add_value(c, r->item, r->value, r->vallen);
-    }
     stats_add(&c->worker->stats, STATS_bytes_written, BIN_HEADER_LEN + bodylen);
 }
 

@@ -43,6 +43,14 @@ void resp_add(struct conn *c, const void *data, size_t n);
 /* Moves c's gathered replies into its output; no-op when it has none. */
 void resp_commit(struct conn *c);
 
+/*
+ * Writes c's gathered replies straight to its plain socket fd (the output
+ * must be empty, so the order holds); what the socket does not take goes to
+ * the output for the write event. Saves the evbuffer's copy, chain and
+ * callbacks for the common reply.
+ */
+void resp_write(struct conn *c, int fd);
+
 /* Drops c's gathered replies (the connection is closing). */
 void resp_discard(struct conn *c);
 
