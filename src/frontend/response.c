@@ -11,6 +11,7 @@
 #include <event2/bufferevent.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "frontend/conn.h"
@@ -29,28 +30,68 @@ static void resp_put(uint8_t *dst, size_t *n, const void *src, size_t len)
     }
 }
 
-void resp_commit(struct conn *c)
+static void resp_release_item(const void *data, size_t len, void *extra)
+{
+    item_unref(extra);
+}
+
+/* Adds len bytes at value of item it to c's output by reference, handing over one reference. */
+static void resp_add_reference(struct conn *c, struct item *it, const void *value, size_t len)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_add_reference(out, value, len, resp_release_item, it) != 0) {
+        evbuffer_add(out, value, len);
+        item_unref(it);
+    }
+}
+
+/* Forgets what the worker gathered (the bytes and the reference are dealt with). */
+static void resp_reset(struct worker *w)
+{
+    w->reply_len = 0;
+    w->reply_item = NULL;
+    w->reply_conn = NULL;
+}
+
+/* Moves what was gathered, from byte skip on (the reference after the bytes), to c's output. */
+static void resp_move_rest(struct conn *c, size_t skip)
 {
     struct worker *w = c->worker;
-    if (w->reply_conn != c)
-        return;
-    evbuffer_add(bufferevent_get_output(c->bev), w->reply_buf, w->reply_len);
-    w->reply_len = 0;
-    w->reply_conn = NULL;
+    if (skip < w->reply_len)
+        evbuffer_add(bufferevent_get_output(c->bev), w->reply_buf + skip, w->reply_len - skip);
+    if (w->reply_item != NULL) {
+        size_t off = skip > w->reply_len ? skip - w->reply_len : 0;
+        if (off < w->reply_vlen)
+            resp_add_reference(c, w->reply_item, (const uint8_t *)w->reply_value + off,
+                               w->reply_vlen - off);
+        else
+            item_unref(w->reply_item);
+    }
+    resp_reset(w);
+}
+
+void resp_commit(struct conn *c)
+{
+    if (c->worker->reply_conn == c)
+        resp_move_rest(c, 0);
 }
 
 void resp_discard(struct conn *c)
 {
     struct worker *w = c->worker;
-    if (w->reply_conn == c) {
-        w->reply_len = 0;
-        w->reply_conn = NULL;
-    }
+    if (w->reply_conn != c)
+        return;
+    if (w->reply_item != NULL)
+        item_unref(w->reply_item);
+    resp_reset(w);
 }
 
 size_t resp_pending(const struct conn *c)
 {
-    return c->worker->reply_conn == c ? c->worker->reply_len : 0;
+    const struct worker *w = c->worker;
+    if (w->reply_conn != c)
+        return 0;
+    return w->reply_len + (w->reply_item != NULL ? w->reply_vlen : 0);
 }
 
 void resp_write(struct conn *c, int fd)
@@ -58,13 +99,10 @@ void resp_write(struct conn *c, int fd)
     struct worker *w = c->worker;
     if (w->reply_conn != c)
         return;
-    ssize_t n = write(fd, w->reply_buf, w->reply_len);
-    size_t done = n > 0 ? (size_t)n : 0;
+    struct iovec v[2] = {{w->reply_buf, w->reply_len}, {(void *)w->reply_value, w->reply_vlen}};
+    ssize_t n = w->reply_item != NULL ? writev(fd, v, 2) : write(fd, w->reply_buf, w->reply_len);
     /* The rest (a full socket, or an error the write event will report) waits in the output. */
-    if (done < w->reply_len)
-        evbuffer_add(bufferevent_get_output(c->bev), w->reply_buf + done, w->reply_len - done);
-    w->reply_len = 0;
-    w->reply_conn = NULL;
+    resp_move_rest(c, n > 0 ? (size_t)n : 0);
 }
 
 /*
@@ -80,7 +118,8 @@ static uint8_t *resp_room(struct conn *c, size_t n)
         assert(!"replies of another connection were left uncommitted");
         resp_commit(w->reply_conn);
     }
-    if (w->reply_len + n > WORKER_REPLY_BUF)
+    /* Bytes after a gathered reference would go out before it: commit both first. */
+    if (w->reply_len + n > WORKER_REPLY_BUF || w->reply_item != NULL)
         resp_commit(c);
     return w->reply_buf + w->reply_len;
 }
@@ -103,11 +142,6 @@ void resp_add(struct conn *c, const void *data, size_t n)
     }
 }
 
-static void resp_release_item(const void *data, size_t len, void *extra)
-{
-    item_unref(extra);
-}
-
 /* True when a value of len bytes in item it goes out by reference rather than by copy. */
 static bool resp_by_reference(const struct conn *c, const struct item *it, size_t len)
 {
@@ -116,16 +150,25 @@ static bool resp_by_reference(const struct conn *c, const struct item *it, size_
 
 void resp_add_value(struct conn *c, struct item *it, const void *value, size_t len)
 {
-    if (resp_by_reference(c, it, len)) {
-        /* Large value: send it from the item itself, pinned until libevent is done. */
-        resp_commit(c); /* what was gathered goes first */
-        item_ref(it);
-        if (evbuffer_add_reference(bufferevent_get_output(c->bev), value, len, resp_release_item,
-                                   it) == 0)
-            return;
-        item_unref(it);
+    if (!resp_by_reference(c, it, len)) {
+        resp_add(c, value, len);
+        return;
     }
-    resp_add(c, value, len);
+    /* Large value: sent from the item itself, pinned until it is written. */
+    struct worker *w = c->worker;
+    item_ref(it);
+    if (!c->tls && !c->write_armed && w->reply_item == NULL &&
+        (w->reply_conn == c || w->reply_conn == NULL) &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        /* Behind the gathered bytes: resp_write sends both with one writev. */
+        w->reply_item = it;
+        w->reply_value = value;
+        w->reply_vlen = len;
+        w->reply_conn = c;
+        return;
+    }
+    resp_commit(c); /* what was gathered goes first */
+    resp_add_reference(c, it, value, len);
 }
 
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r)

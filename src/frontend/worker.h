@@ -39,6 +39,10 @@ struct worker {
     unsigned char *reply_buf; /* WORKER_REPLY_BUF bytes, owned */
     size_t reply_len;         /* bytes gathered */
     struct conn *reply_conn;  /* whose they are; NULL when none (borrowed) */
+    /* A value sent by reference after the gathered bytes (one reference held), or NULL. */
+    struct item *reply_item;
+    const void *reply_value;
+    size_t reply_vlen;
 };
 
 /* Creates a worker (not started); NULL on failure. */
