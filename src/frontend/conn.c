@@ -13,10 +13,12 @@
  * byte of a connection picks its protocol; text connections read lines
  * instead of frames (conn_text.c) and share everything else here.
  *
- * Write path: replies are appended to the bufferevent's output. Every
- * callback that may have queued replies ends in conn_settle, which writes
- * them at once on a plain socket (conn_flush) and arms the bufferevent's
- * write event only when the kernel takes less than everything. When more
+ * Write path: replies are gathered in the worker's reply buffer
+ * (response.c). Every callback that may have queued replies ends in
+ * conn_settle, which writes them at once on a plain socket (conn_flush),
+ * through the bufferevent's output only when bytes already wait there, and
+ * arms the bufferevent's write event only when the kernel takes less than
+ * everything. When more
  * than max_send_queue bytes wait, the connection stops reading and starting
  * commands until the output has drained to half of that.
  */
