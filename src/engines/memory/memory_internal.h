@@ -17,8 +17,13 @@
 
 /* Buckets each reclaimer pass scans per shard; bounds the time a shard lock is held. */
 #define MEMORY_RECLAIM_BUCKETS 1024
-/* Milliseconds between reclaimer passes. */
+/*
+ * Milliseconds between reclaimer passes: the shortest, after a pass that
+ * reclaimed something, and the longest, which passes that find nothing
+ * double up to (reclaim.c).
+ */
 #define MEMORY_RECLAIM_INTERVAL_MS 100
+#define MEMORY_RECLAIM_INTERVAL_MAX_MS 800
 
 struct memory_reclaimer {
     pthread_mutex_t lock; /* guards stop; the condvar wakes the thread early */
