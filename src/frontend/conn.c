@@ -79,22 +79,21 @@ void conn_set_read_lowat(struct conn *c, size_t low)
 }
 
 /*
- * Bounds the input at read_high without a standing read high watermark:
- * while one is set, libevent re-adds the read event on every change to the
- * input (an event_add for each read and each drain). So it is set only
- * while the input holds half the bound or more, and cleared once it holds
- * less. Called after every read callback; one read between two calls adds
- * at most 4 KiB (16 KiB for TLS), and none is reported before the low
- * watermark is reached, so the input stays within the bound plus one read.
+ * Bounds the input at read_high only while it holds half the bound or more
+ * (read_capped): a standing TLS read high watermark makes libevent re-add
+ * the read event on every change to the input. Called after every read
+ * callback. A TLS read adds at most 16 KiB beyond the bound; a plain read
+ * never asks for more than the bound leaves (conn_read.c).
  */
 static void conn_bound_input(struct conn *c)
 {
     size_t len = evbuffer_get_length(bufferevent_get_input(c->bev));
     bool cap = len >= c->read_high / 2;
-    if (cap == c->read_capped && (c->tls || !cap))
-        return;
+    bool changed = cap != c->read_capped;
     c->read_capped = cap;
-    conn_read_update(c);
+    /* TLS's watermark follows the flag alone; a plain read event also the length while capped. */
+    if (changed || (cap && !c->tls))
+        conn_read_update(c);
 }
 
 struct conn *conn_create(struct worker *w, int fd, bool tls)
@@ -396,7 +395,7 @@ static enum step conn_step(struct conn *c)
 static bool conn_send_full(struct conn *c)
 {
     size_t limit = conn_cfg(c)->max_send_queue;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) + resp_pending(c) <= limit)
+    if (resp_queued(c) <= limit)
         return false;
     c->state = CONN_SEND_WAIT;
     conn_read_enable(c, false);

@@ -182,8 +182,7 @@ static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas, b
 static bool exec_text_output_full(const struct cookie *ck)
 {
     struct conn *c = ck->conn;
-    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev)) + resp_pending(c);
-    return out > c->worker->fe->cfg->max_send_queue;
+    return resp_queued(c) > c->worker->fe->cfg->max_send_queue;
 }
 
 /* Looks one key up for a retrieval; counts it; sends it on a hit, with the END when last. */

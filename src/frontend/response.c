@@ -86,12 +86,13 @@ void resp_discard(struct conn *c)
     resp_reset(w);
 }
 
-size_t resp_pending(const struct conn *c)
+size_t resp_queued(const struct conn *c)
 {
     const struct worker *w = c->worker;
+    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
     if (w->reply_conn != c)
-        return 0;
-    return w->reply_len + (w->reply_item != NULL ? w->reply_vlen : 0);
+        return out;
+    return out + w->reply_len + (w->reply_item != NULL ? w->reply_vlen : 0);
 }
 
 void resp_write(struct conn *c, int fd)

@@ -34,7 +34,7 @@ struct resp {
  * connection's output in one piece (resp_commit): one evbuffer_add, and one
  * run of the output's callbacks, for all the replies of a callback instead
  * of one per reply. Whatever reads or writes the output commits first
- * (conn_flush, at the end of every callback) or counts resp_pending.
+ * (conn_flush, at the end of every callback) or counts resp_queued.
  */
 
 /* Appends n bytes of reply to c (gathered; committed by resp_commit). */
@@ -54,8 +54,8 @@ void resp_write(struct conn *c, int fd);
 /* Drops c's gathered replies (the connection is closing). */
 void resp_discard(struct conn *c);
 
-/* Bytes of reply gathered for c and not yet in its output. */
-size_t resp_pending(const struct conn *c);
+/* Bytes of reply waiting to be sent to c: in its output and gathered for it. */
+size_t resp_queued(const struct conn *c);
 
 /* Appends one response to request req (same opcode and opaque). */
 void resp_send(struct conn *c, const struct bin_header *req, const struct resp *r);

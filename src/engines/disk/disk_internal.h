@@ -225,6 +225,13 @@ void disk_op_begin(struct disk_op *op, struct disk_engine *de, const void *key, 
 /* Unlocks the shard and drops the references of what the op unlinked. */
 void disk_op_end(struct disk_op *op);
 
+/*
+ * A mutation's start: ENGINE_EINVAL for a bad key, ENGINE_TMPFAIL while the
+ * disk refuses writes, else ENGINE_SUCCESS with op begun (disk_op_begin).
+ */
+engine_status disk_write_begin(struct disk_op *op, struct disk_engine *de, const void *key,
+                               size_t nkey);
+
 /* index.c: entries; every function but disk_item_new runs with the shard lock held. */
 
 /* Allocates an unlinked item with key and nbytes of value to fill; NULL when out of memory. */

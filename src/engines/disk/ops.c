@@ -18,6 +18,17 @@ static bool key_ok(const void *key, size_t nkey)
     return key != NULL && nkey >= 1 && nkey <= ITEM_KEY_MAX;
 }
 
+engine_status disk_write_begin(struct disk_op *op, struct disk_engine *de, const void *key,
+                               size_t nkey)
+{
+    if (!key_ok(key, nkey))
+        return ENGINE_EINVAL;
+    if (disk_writes_refused(de))
+        return ENGINE_TMPFAIL;
+    disk_op_begin(op, de, key, nkey);
+    return ENGINE_SUCCESS;
+}
+
 /* Counts a miss on a dead entry as the memory engine does. */
 static void count_dead(struct disk_shard *s, enum mem_state dead)
 {
@@ -176,14 +187,14 @@ engine_status disk_store(struct engine *e, const void *cookie, struct item *it, 
         if (r.status == ENGINE_SUCCESS && it != NULL)
             touch_stored(de, it);
     } else {
-        if (it == NULL || !key_ok(item_key(it), it->nkey) || !store_op_ok(op_kind))
+        if (it == NULL || !store_op_ok(op_kind))
             return ENGINE_EINVAL;
-        if (disk_writes_refused(de))
-            return ENGINE_TMPFAIL;
+        struct disk_op op;
+        engine_status s = disk_write_begin(&op, de, item_key(it), it->nkey);
+        if (s != ENGINE_SUCCESS)
+            return s;
         bool concat = op_kind == ENGINE_STORE_APPEND || op_kind == ENGINE_STORE_PREPEND;
         uint64_t qno = 0;
-        struct disk_op op;
-        disk_op_begin(&op, de, item_key(it), it->nkey);
         struct item *tomb;
         struct item *old =
             disk_find(de, op.s, op.hash, item_key(it), it->nkey, &op.v, &op.g, &tomb, NULL);
@@ -211,13 +222,11 @@ engine_status disk_remove(struct engine *e, const void *cookie, const void *key,
     struct disk_reply r = {.status = ENGINE_SUCCESS};
     if (disk_collect(de, cookie, &r))
         return r.status;
-    if (!key_ok(key, nkey))
-        return ENGINE_EINVAL;
-    if (disk_writes_refused(de))
-        return ENGINE_TMPFAIL;
-    uint64_t qno = 0;
     struct disk_op op;
-    disk_op_begin(&op, de, key, nkey);
+    engine_status s = disk_write_begin(&op, de, key, nkey);
+    if (s != ENGINE_SUCCESS)
+        return s;
+    uint64_t qno = 0;
     struct item *it = disk_find(de, op.s, op.hash, key, nkey, &op.v, &op.g, NULL, NULL);
     if (it == NULL)
         r.status = ENGINE_KEY_ENOENT;

@@ -62,13 +62,13 @@ engine_status disk_arithmetic(struct engine *e, const void *cookie, const void *
     struct disk_engine *de = disk_of(e);
     struct disk_reply r = {.status = ENGINE_SUCCESS};
     if (!disk_collect(de, cookie, &r)) {
-        if (a == NULL || key == NULL || nkey < 1 || nkey > ITEM_KEY_MAX)
+        if (a == NULL)
             return ENGINE_EINVAL;
-        if (disk_writes_refused(de))
-            return ENGINE_TMPFAIL;
-        uint64_t qno = 0;
         struct disk_op op;
-        disk_op_begin(&op, de, key, nkey);
+        engine_status s = disk_write_begin(&op, de, key, nkey);
+        if (s != ENGINE_SUCCESS)
+            return s;
+        uint64_t qno = 0;
         r.status = arith_locked(de, cookie, &op, key, nkey, a, &r, &qno);
         r.status = disk_op_finish(de, &op, cookie, qno, &r);
     }
