@@ -222,7 +222,7 @@ static void conn_finish_frame(struct conn *c)
 {
     struct cookie *ck = &c->cookie;
     if (ck->value_left > 0) {
-        evbuffer_drain(bufferevent_get_input(c->bev), ck->value_left);
+        conn_in_drain(c, ck->value_left);
         stats_add(&c->worker->stats, STATS_bytes_read, ck->value_left);
         ck->value_left = 0;
     }
@@ -277,27 +277,27 @@ enum step conn_execute(struct conn *c)
  * Answers an oversized value with E2BIG (exec_store_oversized, which may
  * block on the engine) and arranges to discard the value as it arrives.
  */
-static enum step conn_value_too_big(struct conn *c, struct evbuffer *in, const struct bin_header *h)
+static enum step conn_value_too_big(struct conn *c, const struct bin_header *h)
 {
     size_t head = BIN_HEADER_LEN + (size_t)h->extlen + h->keylen;
-    if (evbuffer_get_length(in) < head) {
+    if (conn_in_len(c) < head) {
         conn_set_read_lowat(c, head);
         return STEP_NEED_MORE;
     }
-    const uint8_t *p = evbuffer_pullup(in, (ssize_t)head);
+    const uint8_t *p = conn_in_pullup(c, head);
     cookie_load_oversized(&c->cookie, h, p + BIN_HEADER_LEN + h->extlen);
-    evbuffer_drain(in, head);
+    conn_in_drain(c, head);
     stats_add(&c->worker->stats, STATS_bytes_read, head);
     c->swallow = (uint64_t)h->bodylen - h->extlen - h->keylen;
     return conn_execute(c);
 }
 
 /* Discards swallowed bytes; STEP_NEED_MORE while some are still to come. */
-static enum step conn_swallow(struct conn *c, struct evbuffer *in)
+static enum step conn_swallow(struct conn *c)
 {
-    size_t len = evbuffer_get_length(in);
+    size_t len = conn_in_len(c);
     size_t n = len < c->swallow ? len : (size_t)c->swallow;
-    evbuffer_drain(in, n);
+    conn_in_drain(c, n);
     stats_add(&c->worker->stats, STATS_bytes_read, n);
     c->swallow -= n;
     if (c->swallow > 0) {
@@ -308,10 +308,10 @@ static enum step conn_swallow(struct conn *c, struct evbuffer *in)
 }
 
 /* Validates a complete frame, loads it into the cookie and runs it. */
-static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struct bin_header *h)
+static enum step conn_run_frame(struct conn *c, const struct bin_header *h)
 {
     size_t head = BIN_HEADER_LEN + (size_t)h->extlen + h->keylen;
-    const uint8_t *p = evbuffer_pullup(in, (ssize_t)head);
+    const uint8_t *p = conn_in_pullup(c, head);
     struct bin_request r;
     bin_request_init(&r, h, p + BIN_HEADER_LEN);
     /* Test opcodes look unknown unless the server was started to serve them. */
@@ -320,7 +320,7 @@ static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struc
     if (st == BIN_STATUS_UNKNOWN_COMMAND) {
         /* Unknown opcodes are answered and skipped; the connection stays usable. */
         resp_error(c, h, st);
-        evbuffer_drain(in, BIN_HEADER_LEN + (size_t)h->bodylen);
+        conn_in_drain(c, BIN_HEADER_LEN + (size_t)h->bodylen);
         stats_add(&c->worker->stats, STATS_bytes_read, BIN_HEADER_LEN + (size_t)h->bodylen);
         return STEP_NEXT;
     }
@@ -331,7 +331,7 @@ static enum step conn_run_frame(struct conn *c, struct evbuffer *in, const struc
         return conn_close_after_write(c);
     }
     cookie_load(&c->cookie, &r);
-    evbuffer_drain(in, head);
+    conn_in_drain(c, head);
     stats_add(&c->worker->stats, STATS_bytes_read, head);
     return conn_execute(c);
 }
@@ -355,20 +355,18 @@ static enum step conn_refuse_unauthenticated(struct conn *c, const struct bin_he
 /* Advances the connection by at most one frame. */
 static enum step conn_step(struct conn *c)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->swallow > 0)
-        return conn_swallow(c, in);
+        return conn_swallow(c);
     if (c->text)
         return conn_text_step(c);
-    size_t len = evbuffer_get_length(in);
+    size_t len = conn_in_len(c);
     if (len < BIN_HEADER_LEN) {
         conn_set_read_lowat(c, BIN_HEADER_LEN);
         return STEP_NEED_MORE;
     }
     uint8_t raw[BIN_HEADER_LEN];
-    evbuffer_copyout(in, raw, sizeof(raw));
     struct bin_header h;
-    bin_header_decode(raw, &h);
+    bin_header_decode(conn_in_peek(c, raw, sizeof(raw)), &h);
     const struct config *cfg = conn_cfg(c);
     enum bin_header_verdict v =
         bin_header_check(&h, c->worker->fe->frame_limit, (uint32_t)cfg->item_size_max);
@@ -381,14 +379,14 @@ static enum step conn_step(struct conn *c)
     if (gate != EXEC_GATE_PASS)
         return conn_refuse_unauthenticated(c, &h, gate);
     if (v == BIN_HDR_VALUE_TOO_BIG)
-        return conn_value_too_big(c, in, &h);
+        return conn_value_too_big(c, &h);
     size_t frame = BIN_HEADER_LEN + (size_t)h.bodylen;
     if (len < frame) {
         conn_set_read_lowat(c, frame);
         return STEP_NEED_MORE;
     }
     conn_set_read_lowat(c, BIN_HEADER_LEN);
-    return conn_run_frame(c, in, &h);
+    return conn_run_frame(c, &h);
 }
 
 /* True when the output queue is over the limit; then the connection waits for it to drain. */
@@ -426,7 +424,7 @@ static void conn_note_partial(struct conn *c, bool waiting)
  * remains; false if c was freed. The count is memcached's (-R): a multi-get
  * of 20 keys and its NOOP, 21 frames, runs in one callback and one write.
  */
-static bool conn_process(struct conn *c)
+static bool conn_run_frames(struct conn *c)
 {
     int budget = conn_cfg(c)->reqs_per_event;
     for (int n = 0; n <= budget; n++) {
@@ -439,8 +437,7 @@ static bool conn_process(struct conn *c)
             conn_note_partial(c, false);
             continue;
         case STEP_NEED_MORE:
-            conn_note_partial(c, c->swallow > 0 ||
-                                     evbuffer_get_length(bufferevent_get_input(c->bev)) > 0);
+            conn_note_partial(c, c->swallow > 0 || conn_in_len(c) > 0);
             /* The peer sent everything it will: answer what came, then close. */
             if (c->peer_eof)
                 return conn_close_after_write(c) != STEP_FREED;
@@ -452,12 +449,26 @@ static bool conn_process(struct conn *c)
             return false;
         }
     }
-    if (!c->peer_eof && c->swallow == 0 && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+    if (!c->peer_eof && c->swallow == 0 && conn_in_len(c) == 0)
         return true; /* nothing left: the next read calls back */
     /* Budget spent: let the loop poll other sockets before continuing. */
     stats_add(&c->worker->stats, STATS_conn_yields, 1);
     static const struct timeval zero = {0, 0};
     evtimer_add(c->resume, &zero);
+    return true;
+}
+
+/* Runs frames (conn_run_frames), then keeps what the read buffer still holds; false if c was freed.
+ */
+static bool conn_process(struct conn *c)
+{
+    if (!conn_run_frames(c))
+        return false;
+    if (conn_in_keep(c) != 0) {
+        log_warn("conn: closing: out of memory buffering input");
+        conn_close(c);
+        return false;
+    }
     return true;
 }
 

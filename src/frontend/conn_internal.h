@@ -1,12 +1,15 @@
 /*
- * What conn.c shares with conn_text.c, the text protocol's read path: the
- * step result of one command and the flow-control helpers. Worker thread only.
+ * What conn.c shares with conn_text.c (the text protocol's read path),
+ * conn_read.c (where input comes from) and the executors: the step result of
+ * one command, the flow-control helpers and the reads of the unread input.
+ * Worker thread only.
  */
 #ifndef BASALT_FRONTEND_CONN_INTERNAL_H
 #define BASALT_FRONTEND_CONN_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "frontend/conn.h"
 
@@ -49,5 +52,36 @@ void conn_read_enable(struct conn *c, bool on);
 
 /* Applies c's read watermarks and input bound after a change to them or to the input. */
 void conn_read_update(struct conn *c);
+
+/*
+ * The unread input (conn_read.c): the span of the worker's read buffer that
+ * the current read callback runs on (c->span_on), else the input buffer.
+ * n is at most conn_in_len throughout.
+ */
+
+/* Bytes of unread input. */
+size_t conn_in_len(const struct conn *c);
+
+/* The first n bytes: in place in the span, else copied into tmp (n bytes). */
+const uint8_t *conn_in_peek(const struct conn *c, void *tmp, size_t n);
+
+/* The first n bytes, contiguous; valid until the input changes. */
+const uint8_t *conn_in_pullup(struct conn *c, size_t n);
+
+/* Consumes the first n bytes. */
+void conn_in_drain(struct conn *c, size_t n);
+
+/* Copies the first n bytes into dst and consumes them. */
+void conn_in_remove(struct conn *c, void *dst, size_t n);
+
+/* Finds the first '\n' at or after offset from; true with its offset in *pos. */
+bool conn_in_find_lf(struct conn *c, size_t from, size_t *pos);
+
+/*
+ * Ends the span: what is left of it moves into the input buffer (before the
+ * worker's read buffer is read into again). 0, or -1 out of memory (the
+ * bytes are lost: the caller closes the connection).
+ */
+int conn_in_keep(struct conn *c) WARN_UNUSED;
 
 #endif

@@ -11,13 +11,19 @@
  * of the rest of a larger frame) into the same input buffer, then calls the
  * same read path, with the same low watermark and input bound, as the
  * bufferevent would.
- * Everything after the bytes arrive is one code path for plain and TLS.
+ * When the input buffer is empty, the read path runs on the bytes just read
+ * where they lie, in the worker's read buffer (the span), and only what it
+ * leaves unread is kept in the input buffer (conn_in_keep): most requests
+ * never touch the input buffer. The conn_in_* functions read whichever
+ * holds the input, so everything after the bytes arrive is one code path
+ * for plain and TLS.
  */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -79,31 +85,104 @@ static size_t conn_read_want(const struct conn *c, size_t len)
 /* Reads up to this much are copied into the input; a larger one hands the buffer over. */
 #define CONN_READ_COPY_MAX 2048
 
-/* Frees a worker read buffer once the input has drained it (worker thread). */
+/* Frees a worker read buffer (arg) once the input has drained it (worker thread). */
 static void conn_read_buf_release(const void *data, size_t len, void *arg)
 {
-    free((void *)data);
+    free(arg);
 }
 
 /*
- * Moves n bytes just read into the worker's read buffer into the input. A
- * small read is copied, into a small evbuffer chain that malloc serves from
- * its per-thread cache (reading straight into the input would allocate and
- * free a 16 KiB chain per request). A large one is not copied: the buffer
- * itself joins the input by reference, and the worker takes a new one.
+ * Moves n bytes at p, inside the worker's read buffer, into the input. A
+ * few are copied, into a small evbuffer chain that malloc serves from its
+ * per-thread cache (reading straight into the input would allocate and free
+ * a 16 KiB chain per request). Many are not copied: the buffer itself joins
+ * the input by reference, and the worker takes a new one.
  */
-static int conn_read_take(struct conn *c, struct evbuffer *in, size_t n)
+static int conn_read_take(struct conn *c, struct evbuffer *in, const unsigned char *p, size_t n)
 {
     struct worker *w = c->worker;
     unsigned char *next = n > CONN_READ_COPY_MAX ? malloc(WORKER_READ_BUF) : NULL;
     if (next == NULL)
-        return evbuffer_add(in, w->read_buf, n);
-    if (evbuffer_add_reference(in, w->read_buf, n, conn_read_buf_release, NULL) != 0) {
+        return evbuffer_add(in, p, n);
+    if (evbuffer_add_reference(in, p, n, conn_read_buf_release, w->read_buf) != 0) {
         free(next);
         return -1;
     }
     w->read_buf = next;
     return 0;
+}
+
+size_t conn_in_len(const struct conn *c)
+{
+    return c->span_on ? c->span_len : evbuffer_get_length(bufferevent_get_input(c->bev));
+}
+
+const uint8_t *conn_in_peek(const struct conn *c, void *tmp, size_t n)
+{
+    if (c->span_on)
+        return c->span;
+    evbuffer_copyout(bufferevent_get_input(c->bev), tmp, n);
+    return tmp;
+}
+
+const uint8_t *conn_in_pullup(struct conn *c, size_t n)
+{
+    if (c->span_on)
+        return c->span;
+    return evbuffer_pullup(bufferevent_get_input(c->bev), (ev_ssize_t)n);
+}
+
+void conn_in_drain(struct conn *c, size_t n)
+{
+    if (!c->span_on) {
+        evbuffer_drain(bufferevent_get_input(c->bev), n);
+        return;
+    }
+    if (n > c->span_len)
+        n = c->span_len;
+    c->span += n;
+    c->span_len -= n;
+}
+
+void conn_in_remove(struct conn *c, void *dst, size_t n)
+{
+    if (!c->span_on) {
+        evbuffer_remove(bufferevent_get_input(c->bev), dst, n);
+        return;
+    }
+    memcpy(dst, c->span, n);
+    conn_in_drain(c, n);
+}
+
+bool conn_in_find_lf(struct conn *c, size_t from, size_t *pos)
+{
+    if (c->span_on) {
+        const uint8_t *lf =
+            from < c->span_len ? memchr(c->span + from, '\n', c->span_len - from) : NULL;
+        if (lf != NULL)
+            *pos = (size_t)(lf - c->span);
+        return lf != NULL;
+    }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer_ptr start;
+    if (evbuffer_ptr_set(in, &start, from, EVBUFFER_PTR_SET) != 0)
+        return false;
+    struct evbuffer_ptr lf = evbuffer_search(in, "\n", 1, &start);
+    if (lf.pos >= 0)
+        *pos = (size_t)lf.pos;
+    return lf.pos >= 0;
+}
+
+int conn_in_keep(struct conn *c)
+{
+    if (!c->span_on)
+        return 0;
+    c->span_on = false;
+    if (c->span_len == 0)
+        return 0;
+    int rc = conn_read_take(c, bufferevent_get_input(c->bev), c->span, c->span_len);
+    c->span_len = 0;
+    return rc;
 }
 
 /*
@@ -116,7 +195,7 @@ static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
 {
     if (want <= WORKER_READ_BUF) {
         ssize_t n = read(c->fd, c->worker->read_buf, want);
-        if (n > 0 && conn_read_take(c, in, (size_t)n) != 0) {
+        if (n > 0 && conn_read_take(c, in, c->worker->read_buf, (size_t)n) != 0) {
             errno = ENOMEM;
             return -1;
         }
@@ -141,18 +220,58 @@ static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
     return n;
 }
 
+/* A read returned n <= 0: nothing yet (EAGAIN), the end of input, or an error. */
+static void conn_read_failed(struct conn *c, ssize_t n)
+{
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return; /* level-triggered: called again when there is something */
+    /* As the bufferevent does: stop reading, then report the end or the error. */
+    conn_read_enable(c, false);
+    conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+}
+
+/*
+ * Reads the socket into the worker's read buffer and runs the read path on
+ * the bytes there (the span); whatever it leaves unread, conn_process keeps
+ * in the input (conn_in_keep) before the buffer is used again.
+ */
+static void conn_read_in_place(struct conn *c)
+{
+    ssize_t n = read(c->fd, c->worker->read_buf, WORKER_READ_BUF);
+    if (n <= 0) {
+        conn_read_failed(c, n);
+        return;
+    }
+    c->span = c->worker->read_buf;
+    c->span_len = (size_t)n;
+    c->span_on = true;
+    if ((size_t)n >= c->read_lowat) {
+        conn_input_ready(c);
+        return;
+    }
+    if (conn_in_keep(c) != 0) {
+        errno = ENOMEM;
+        conn_read_failed(c, -1);
+        return;
+    }
+    conn_read_update(c);
+}
+
 /* The plain socket is readable: fill the input, then run the read path as the bufferevent would. */
 static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    ssize_t n = conn_read_some(c, in, conn_read_want(c, evbuffer_get_length(in)));
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return; /* level-triggered: called again when there is something */
+    size_t len = evbuffer_get_length(in);
+    size_t want = conn_read_want(c, len);
+    /* Nothing buffered and frames may start: no need to go through the input buffer. */
+    if (len == 0 && want == WORKER_READ_BUF && c->protocol_chosen && c->state == CONN_RUNNING) {
+        conn_read_in_place(c);
+        return;
+    }
+    ssize_t n = conn_read_some(c, in, want);
     if (n <= 0) {
-        /* As the bufferevent does: stop reading, then report the end or the error. */
-        conn_read_enable(c, false);
-        conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+        conn_read_failed(c, n);
         return;
     }
     if (evbuffer_get_length(in) >= c->read_lowat)

@@ -14,9 +14,6 @@
  * arguments; the data block stays at the head of the input until the
  * executor moves it into the item.
  */
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -52,13 +49,13 @@ static enum step conn_text_too_long(struct conn *c)
 }
 
 /* No end of line yet: wait for more, unless the line is already too long. */
-static enum step conn_text_partial(struct conn *c, struct evbuffer *in, size_t len)
+static enum step conn_text_partial(struct conn *c, size_t len)
 {
     c->text_scanned = len;
     if (len > TEXT_LINE_MAX) {
-        char head[8];
-        size_t n = evbuffer_copyout(in, head, sizeof(head)) > 0 ? sizeof(head) : 0;
-        if (!text_is_retrieval(head, n) || len > TEXT_RETRIEVAL_LINE_MAX)
+        char tmp[8];
+        const char *head = (const char *)conn_in_peek(c, tmp, sizeof(tmp));
+        if (!text_is_retrieval(head, sizeof(tmp)) || len > TEXT_RETRIEVAL_LINE_MAX)
             return conn_text_too_long(c);
     }
     conn_text_watermark(c, 1, len + CONN_TEXT_READ_HIGH);
@@ -66,9 +63,9 @@ static enum step conn_text_partial(struct conn *c, struct evbuffer *in, size_t l
 }
 
 /* Drains a consumed command line (and counts it). */
-static void conn_text_drain(struct conn *c, struct evbuffer *in, size_t n)
+static void conn_text_drain(struct conn *c, size_t n)
 {
-    evbuffer_drain(in, n);
+    conn_in_drain(c, n);
     stats_add(&c->worker->stats, STATS_bytes_read, n);
 }
 
@@ -77,15 +74,15 @@ static void conn_text_drain(struct conn *c, struct evbuffer *in, size_t n)
  * store (exec_store_oversized: a set removes the old value, which may block)
  * and answers SERVER_ERROR; the block is discarded as it arrives.
  */
-static enum step conn_text_too_big(struct conn *c, struct evbuffer *in, const struct text_req *r,
-                                   const char *line, size_t n, size_t consumed)
+static enum step conn_text_too_big(struct conn *c, const struct text_req *r, const char *line,
+                                   size_t n, size_t consumed)
 {
     uint64_t swallow = (uint64_t)r->vallen + 2;
     if (exec_text_load(&c->cookie, line, n, r) != 0) {
         conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
         return conn_close_after_write(c);
     }
-    conn_text_drain(c, in, consumed);
+    conn_text_drain(c, consumed);
     c->cookie.oversized = true;
     c->cookie.value_left = 0; /* the block is swallowed, not drained with the command */
     c->swallow = swallow;
@@ -93,8 +90,7 @@ static enum step conn_text_too_big(struct conn *c, struct evbuffer *in, const st
 }
 
 /* A complete line of n bytes (consumed with its newline): parse, wait for data, run. */
-static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char *line, size_t n,
-                                size_t consumed)
+static enum step conn_text_line(struct conn *c, const char *line, size_t n, size_t consumed)
 {
     struct text_req r;
     enum text_verdict v = text_parse(line, n, &r);
@@ -105,7 +101,7 @@ static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char 
     }
     if (v != TEXT_OK) {
         conn_text_reply(c, text_verdict_reply(v));
-        conn_text_drain(c, in, consumed);
+        conn_text_drain(c, consumed);
         /* A refused ms still has its data block coming: skip it, as memcached does. */
         if (r.has_data)
             c->swallow = (uint64_t)r.vallen + 2;
@@ -113,9 +109,9 @@ static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char 
     }
     if (text_is_storage(r.cmd) || r.cmd == TEXT_CMD_MS) {
         if (r.vallen > c->worker->fe->cfg->item_size_max)
-            return conn_text_too_big(c, in, &r, line, n, consumed);
+            return conn_text_too_big(c, &r, line, n, consumed);
         size_t need = consumed + (size_t)r.vallen + 2;
-        if (evbuffer_get_length(in) < need) {
+        if (conn_in_len(c) < need) {
             conn_text_watermark(c, need, CONN_TEXT_READ_HIGH);
             return STEP_NEED_MORE;
         }
@@ -125,7 +121,7 @@ static enum step conn_text_line(struct conn *c, struct evbuffer *in, const char 
         conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
         return conn_close_after_write(c);
     }
-    conn_text_drain(c, in, consumed);
+    conn_text_drain(c, consumed);
     return conn_execute(c);
 }
 
@@ -133,27 +129,23 @@ enum step conn_text_step(struct conn *c)
 {
     if (c->cookie.text != NULL)
         return conn_execute(c); /* a retrieval paused for output room continues */
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    size_t len = evbuffer_get_length(in);
+    size_t len = conn_in_len(c);
     if (len == 0) {
         c->text_scanned = 0;
         return STEP_NEED_MORE;
     }
-    struct evbuffer_ptr from;
     size_t scanned = c->text_scanned < len ? c->text_scanned : 0;
-    evbuffer_ptr_set(in, &from, scanned, EVBUFFER_PTR_SET);
-    size_t eol_len = 0;
-    struct evbuffer_ptr eol = evbuffer_search_eol(in, &from, &eol_len, EVBUFFER_EOL_LF);
-    if (eol.pos < 0)
-        return conn_text_partial(c, in, len);
+    size_t n;
+    if (!conn_in_find_lf(c, scanned, &n))
+        return conn_text_partial(c, len);
     c->text_scanned = 0;
-    size_t n = (size_t)eol.pos, consumed = n + eol_len;
+    size_t consumed = n + 1;
     if (n > TEXT_RETRIEVAL_LINE_MAX)
         return conn_text_too_long(c);
-    const char *line = (const char *)evbuffer_pullup(in, (ssize_t)consumed);
+    const char *line = (const char *)conn_in_pullup(c, consumed);
     if (n > TEXT_LINE_MAX && !text_is_retrieval(line, n))
         return conn_text_too_long(c);
     if (n > 0 && line[n - 1] == '\r')
         n--;
-    return conn_text_line(c, in, line, n, consumed);
+    return conn_text_line(c, line, n, consumed);
 }

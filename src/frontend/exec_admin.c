@@ -2,12 +2,10 @@
  * Executors for the commands that do not touch one key: NOOP, QUIT, FLUSH,
  * VERSION, VERBOSITY, STAT, and the test hook TEST_CONTROL. Worker thread.
  */
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <string.h>
 
 #include "base/log.h"
-#include "frontend/conn.h"
+#include "frontend/conn_internal.h"
 #include "frontend/exec_internal.h"
 #include "frontend/response.h"
 #include "frontend/server.h"
@@ -43,8 +41,8 @@ enum exec_result exec_test_control(struct cookie *ck)
 {
     /* The value stays at the input's head (validated: 1..BIN_TEST_CONTROL_MAX bytes) until the
      * frame finishes, so a run again after a block reads it again. */
-    char arg[BIN_TEST_CONTROL_MAX];
-    evbuffer_copyout(bufferevent_get_input(ck->conn->bev), arg, ck->req.vallen);
+    char tmp[BIN_TEST_CONTROL_MAX];
+    const char *arg = (const char *)conn_in_peek(ck->conn, tmp, ck->req.vallen);
     struct engine *e = exec_engine(ck);
     engine_status s;
     if (!exec_resumed_error(ck, &s))

@@ -8,8 +8,6 @@
  * up the worker's other connections) and comes back through the would-block
  * path: notify, inbox, the executor runs again and answers.
  */
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +16,7 @@
 #include "auth/sasl.h"
 #include "base/log.h"
 #include "executor/executor.h"
-#include "frontend/conn.h"
+#include "frontend/conn_internal.h"
 #include "frontend/exec_internal.h"
 #include "frontend/frontend.h"
 #include "frontend/response.h"
@@ -82,8 +80,7 @@ static const uint8_t *exec_sasl_value(struct cookie *ck)
 {
     if (ck->req.vallen == 0)
         return (const uint8_t *)"";
-    struct evbuffer *in = bufferevent_get_input(ck->conn->bev);
-    return evbuffer_pullup(in, (ssize_t)ck->req.vallen);
+    return conn_in_pullup(ck->conn, ck->req.vallen);
 }
 
 /* Answers one step: success, a challenge, or a counted failure (closing after the third). */

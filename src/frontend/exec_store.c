@@ -6,10 +6,8 @@
  * small machine (no item: allocate and fill; an item: store it). A value
  * above -I is answered by exec_store_oversized. Worker thread.
  */
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
-#include "frontend/conn.h"
+#include "frontend/conn_internal.h"
 #include "frontend/exec_internal.h"
 #include "frontend/exec_text.h"
 #include "frontend/response.h"
@@ -44,9 +42,8 @@ engine_status exec_store_fill(struct cookie *ck, const struct exec_store_args *a
         s = e->ops->allocate(e, ck, a->key, a->nkey, a->vallen, a->flags, a->exptime, &ck->item);
     if (s != ENGINE_SUCCESS)
         return s;
-    struct evbuffer *in = bufferevent_get_input(ck->conn->bev);
     if (a->vallen > 0)
-        evbuffer_remove(in, item_value(ck->item), a->vallen);
+        conn_in_remove(ck->conn, item_value(ck->item), a->vallen);
     stats_add(&ck->conn->worker->stats, STATS_bytes_read, a->vallen);
     ck->value_left -= a->vallen;
     return ENGINE_SUCCESS;

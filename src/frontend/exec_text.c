@@ -8,8 +8,6 @@
  */
 #include "frontend/exec_text.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "frontend/conn.h"
+#include "frontend/conn_internal.h"
 #include "frontend/exec_internal.h"
 #include "frontend/frontend.h"
 #include "frontend/response.h"
@@ -260,8 +258,7 @@ engine_status exec_text_fill(struct cookie *ck, const struct exec_store_args *a,
     if (s != ENGINE_SUCCESS)
         return s;
     char crlf[2];
-    struct evbuffer *in = bufferevent_get_input(ck->conn->bev);
-    evbuffer_remove(in, crlf, 2);
+    conn_in_remove(ck->conn, crlf, 2);
     stats_add(&ck->conn->worker->stats, STATS_bytes_read, 2);
     ck->value_left = 0;
     *bad = memcmp(crlf, "\r\n", 2) != 0;
