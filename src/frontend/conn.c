@@ -87,7 +87,7 @@ void conn_set_read_lowat(struct conn *c, size_t low)
  */
 static void conn_bound_input(struct conn *c)
 {
-    size_t len = evbuffer_get_length(bufferevent_get_input(c->bev));
+    size_t len = conn_in_len(c);
     bool cap = len >= c->read_high / 2;
     bool changed = cap != c->read_capped;
     c->read_capped = cap;
@@ -103,6 +103,7 @@ struct conn *conn_create(struct worker *w, int fd, bool tls)
         return NULL;
     c->worker = w;
     c->fd = fd;
+    c->in_maybe = tls; /* a TLS bufferevent fills its input itself */
     c->cookie.conn = c;
     /* TLS differs only in the bufferevent: every path below is the same. */
     c->bev = tls ? conn_tls_bev(c, fd) : bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -494,7 +495,7 @@ static void conn_flush(struct conn *c)
         return;
     }
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (!c->write_armed && evbuffer_get_length(out) == 0) {
+    if (!c->write_armed && resp_output_len(c) == 0) {
         /* The common case: only gathered replies, written from the reply buffer. */
         resp_write(c, c->fd);
     } else {
@@ -507,7 +508,8 @@ static void conn_flush(struct conn *c)
             (void)n; /* whatever is left, error or not, goes to the write event */
         }
     }
-    bool left = evbuffer_get_length(out) > 0;
+    bool left = resp_output_len(c) > 0;
+    c->out_maybe = left;
     if (left == c->write_armed)
         return;
     c->write_armed = left;
@@ -527,7 +529,7 @@ static void conn_settle(struct conn *c)
 {
     conn_bound_input(c);
     conn_flush(c);
-    size_t left = evbuffer_get_length(bufferevent_get_output(c->bev));
+    size_t left = resp_output_len(c);
     if (c->state == CONN_CLOSE_AFTER && left == 0) {
         conn_close(c);
     } else if (c->state == CONN_SEND_WAIT && left <= conn_cfg(c)->max_send_queue / 2) {

@@ -46,8 +46,10 @@ struct conn {
     bool read_on;          /* plain: reading is wanted (conn_read_enable) */
     bool read_polling;     /* plain: read_ev is pending (wanted, and the input under its bound) */
     struct event *read_ev; /* plain: reads the socket into the bufferevent's input (conn_read.c) */
-    bool span_on;          /* plain: the read path runs on span, not on the input (conn_in_*) */
-    const uint8_t *span;   /* the unread bytes in the worker's read buffer (borrowed) */
+    bool in_maybe;       /* the input buffer may hold bytes (false: it is empty; always for TLS) */
+    bool out_maybe;      /* the output buffer may hold bytes (false: empty; response.c sets it) */
+    bool span_on;        /* plain: the read path runs on span, not on the input (conn_in_*) */
+    const uint8_t *span; /* the unread bytes in the worker's read buffer (borrowed) */
     size_t span_len;
     bool tls;                      /* the bufferevent is an OpenSSL one (conn_tls.c) */
     bool handshaking;              /* the TLS handshake has not finished */

@@ -101,6 +101,7 @@ static void conn_read_buf_release(const void *data, size_t len, void *arg)
 static int conn_read_take(struct conn *c, struct evbuffer *in, const unsigned char *p, size_t n)
 {
     struct worker *w = c->worker;
+    c->in_maybe = true;
     unsigned char *next = n > CONN_READ_COPY_MAX ? malloc(WORKER_READ_BUF) : NULL;
     if (next == NULL)
         return evbuffer_add(in, p, n);
@@ -114,7 +115,9 @@ static int conn_read_take(struct conn *c, struct evbuffer *in, const unsigned ch
 
 size_t conn_in_len(const struct conn *c)
 {
-    return c->span_on ? c->span_len : evbuffer_get_length(bufferevent_get_input(c->bev));
+    if (c->span_on)
+        return c->span_len;
+    return c->in_maybe ? evbuffer_get_length(bufferevent_get_input(c->bev)) : 0;
 }
 
 const uint8_t *conn_in_peek(const struct conn *c, void *tmp, size_t n)
@@ -207,6 +210,7 @@ static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
         errno = ENOMEM;
         return -1;
     }
+    c->in_maybe = true;
     ssize_t n = readv(c->fd, (const struct iovec *)v, nv);
     if (n <= 0)
         return n;
@@ -262,7 +266,8 @@ static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    size_t len = evbuffer_get_length(in);
+    size_t len = conn_in_len(c);
+    c->in_maybe = len > 0; /* a plain input is filled only here (conn_read_take, readv) */
     size_t want = conn_read_want(c, len);
     /* Nothing buffered and frames may start: no need to go through the input buffer. */
     if (len == 0 && want == WORKER_READ_BUF && c->protocol_chosen && c->state == CONN_RUNNING) {

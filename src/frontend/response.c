@@ -39,6 +39,7 @@ static void resp_release_item(const void *data, size_t len, void *extra)
 static void resp_add_reference(struct conn *c, struct item *it, const void *value, size_t len)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
+    c->out_maybe = true;
     if (evbuffer_add_reference(out, value, len, resp_release_item, it) != 0) {
         evbuffer_add(out, value, len);
         item_unref(it);
@@ -57,8 +58,10 @@ static void resp_reset(struct worker *w)
 static void resp_move_rest(struct conn *c, size_t skip)
 {
     struct worker *w = c->worker;
-    if (skip < w->reply_len)
+    if (skip < w->reply_len) {
+        c->out_maybe = true;
         evbuffer_add(bufferevent_get_output(c->bev), w->reply_buf + skip, w->reply_len - skip);
+    }
     if (w->reply_item != NULL) {
         size_t off = skip > w->reply_len ? skip - w->reply_len : 0;
         if (off < w->reply_vlen)
@@ -86,10 +89,15 @@ void resp_discard(struct conn *c)
     resp_reset(w);
 }
 
+size_t resp_output_len(const struct conn *c)
+{
+    return c->out_maybe ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
+}
+
 size_t resp_queued(const struct conn *c)
 {
     const struct worker *w = c->worker;
-    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+    size_t out = resp_output_len(c);
     if (w->reply_conn != c)
         return out;
     return out + w->reply_len + (w->reply_item != NULL ? w->reply_vlen : 0);
@@ -136,6 +144,7 @@ void resp_add(struct conn *c, const void *data, size_t n)
 {
     if (n > WORKER_REPLY_BUF) {
         resp_commit(c);
+        c->out_maybe = true;
         evbuffer_add(bufferevent_get_output(c->bev), data, n);
     } else if (n > 0) {
         memcpy(resp_room(c, n), data, n);
@@ -159,8 +168,7 @@ void resp_add_value(struct conn *c, struct item *it, const void *value, size_t l
     struct worker *w = c->worker;
     item_ref(it);
     if (!c->tls && !c->write_armed && w->reply_item == NULL &&
-        (w->reply_conn == c || w->reply_conn == NULL) &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        (w->reply_conn == c || w->reply_conn == NULL) && resp_output_len(c) == 0) {
         /* Behind the gathered bytes: resp_write sends both with one writev. */
         w->reply_item = it;
         w->reply_value = value;

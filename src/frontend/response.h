@@ -54,6 +54,9 @@ void resp_write(struct conn *c, int fd);
 /* Drops c's gathered replies (the connection is closing). */
 void resp_discard(struct conn *c);
 
+/* Bytes in c's output buffer; 0 without looking while c->out_maybe says it is empty. */
+size_t resp_output_len(const struct conn *c);
+
 /* Bytes of reply waiting to be sent to c: in its output and gathered for it. */
 size_t resp_queued(const struct conn *c);
 
