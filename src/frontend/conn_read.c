@@ -234,16 +234,51 @@ static void conn_read_failed(struct conn *c, ssize_t n)
     conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
 }
 
+/* Runs the read path once the input reaches the low watermark, else waits for more. */
+static void conn_read_done(struct conn *c, struct evbuffer *in)
+{
+    if (evbuffer_get_length(in) >= c->read_lowat)
+        conn_input_ready(c);
+    else
+        conn_read_update(c);
+}
+
+/*
+ * A read filled the whole read buffer, so the socket may hold more: the
+ * rest of a frame above 16 KiB (a large SET) would otherwise wait a loop
+ * turn, behind every other ready connection. The bytes join the input and
+ * one more read follows at once; if that one fills too, the next turn reads
+ * on.
+ */
+static void conn_read_on(struct conn *c, struct evbuffer *in, size_t n)
+{
+    if (conn_read_take(c, in, c->worker->read_buf, n) != 0) {
+        errno = ENOMEM;
+        conn_read_failed(c, -1);
+        return;
+    }
+    ssize_t more = conn_read_some(c, in, conn_read_want(c, n));
+    if (more == 0 || (more < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        conn_read_failed(c, more); /* the end of input still answers what came (peer_eof) */
+        return;
+    }
+    conn_read_done(c, in);
+}
+
 /*
  * Reads the socket into the worker's read buffer and runs the read path on
  * the bytes there (the span); whatever it leaves unread, conn_process keeps
  * in the input (conn_in_keep) before the buffer is used again.
  */
-static void conn_read_in_place(struct conn *c)
+static void conn_read_in_place(struct conn *c, struct evbuffer *in)
 {
     ssize_t n = read(c->fd, c->worker->read_buf, WORKER_READ_BUF);
     if (n <= 0) {
         conn_read_failed(c, n);
+        return;
+    }
+    if ((size_t)n == WORKER_READ_BUF) {
+        conn_read_on(c, in, (size_t)n);
         return;
     }
     c->span = c->worker->read_buf;
@@ -271,7 +306,7 @@ static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
     size_t want = conn_read_want(c, len);
     /* Nothing buffered and frames may start: no need to go through the input buffer. */
     if (len == 0 && want == WORKER_READ_BUF && c->protocol_chosen && c->state == CONN_RUNNING) {
-        conn_read_in_place(c);
+        conn_read_in_place(c, in);
         return;
     }
     ssize_t n = conn_read_some(c, in, want);
@@ -279,10 +314,7 @@ static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
         conn_read_failed(c, n);
         return;
     }
-    if (evbuffer_get_length(in) >= c->read_lowat)
-        conn_input_ready(c);
-    else
-        conn_read_update(c);
+    conn_read_done(c, in);
 }
 
 int conn_read_init(struct conn *c)

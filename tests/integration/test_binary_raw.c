@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -186,6 +187,50 @@ static void expect_reply(int fd, uint8_t opcode, uint16_t status, uint32_t opaqu
     assert_int_equal(m->h.opcode, opcode);
     assert_int_equal(resp_status(m), status);
     assert_int_equal(m->h.opaque, opaque);
+}
+
+/*
+ * A SET larger than the server's 16 KiB read buffer, a GET of it, and the
+ * end of input, all sent at once: reading on past a full buffer (and the end
+ * of input met while doing so) still answers both, byte for byte, before
+ * the connection closes.
+ */
+static void test_large_set_then_eof(void **state)
+{
+    struct server *s = *state;
+    enum { VLEN = 40 * 1024 + 7 };
+    uint8_t *val = malloc(VLEN);
+    assert_non_null(val);
+    for (size_t i = 0; i < VLEN; i++)
+        val[i] = (uint8_t)(i * 7 + i / 251); /* no short period */
+    struct frame_req set = {.opcode = BIN_CMD_SET,
+                            .extras = set_extras,
+                            .extlen = 8,
+                            KEY("big"),
+                            .value = val,
+                            .vallen = VLEN,
+                            .opaque = 1};
+    struct frame_req get = {.opcode = BIN_CMD_GET, KEY("big"), .opaque = 2};
+    size_t len = frame_size(&set) + frame_size(&get);
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    frame_encode(&set, buf);
+    frame_encode(&get, buf + frame_size(&set));
+    int fd = sock_connect(s->port);
+    assert_true(fd >= 0);
+    assert_int_equal(sock_write_all(fd, buf, len), 0);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    struct frame_resp m;
+    expect_reply(fd, BIN_CMD_SET, BIN_STATUS_SUCCESS, 1, &m);
+    frame_free(&m);
+    expect_reply(fd, BIN_CMD_GET, BIN_STATUS_SUCCESS, 2, &m);
+    assert_int_equal(resp_vallen(&m), VLEN);
+    assert_memory_equal(resp_value(&m), val, VLEN);
+    frame_free(&m);
+    assert_true(sock_expect_closed(fd, IO_TIMEOUT_MS));
+    close(fd);
+    free(buf);
+    free(val);
 }
 
 static void test_getkq_multiget(void **state)
@@ -438,6 +483,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_split_frames, server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_noops, server_setup, server_teardown),
+        cmocka_unit_test_setup_teardown(test_large_set_then_eof, server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_getkq_multiget, server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_quiet_commands, server_setup, server_teardown),
         cmocka_unit_test_setup_teardown(test_version, server_setup, server_teardown),
