@@ -210,7 +210,7 @@ enum step conn_close_after_write(struct conn *c)
     conn_read_enable(c, false);
     /* Started here too for callers outside a callback that ends in conn_settle (shutdown). */
     conn_flush(c);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    if (resp_output_len(c) == 0) {
         conn_close(c);
         return STEP_FREED;
     }
@@ -593,7 +593,7 @@ void conn_input_ready(struct conn *c)
          * Nothing more can be read anyway: stop until the command resumes
          * (conn_resume_cookie).
          */
-        if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= c->read_high)
+        if (conn_in_len(c) >= c->read_high)
             conn_read_enable(c, false);
         return;
     }

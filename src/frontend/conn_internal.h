@@ -79,7 +79,7 @@ bool conn_in_find_lf(struct conn *c, size_t from, size_t *pos);
 
 /*
  * Ends the span: what is left of it moves into the input buffer (before the
- * worker's read buffer is read into again). 0, or -1 out of memory (the
+ * worker's read buffer is read into again). 0, or -1 with errno ENOMEM (the
  * bytes are lost: the caller closes the connection).
  */
 int conn_in_keep(struct conn *c) WARN_UNUSED;

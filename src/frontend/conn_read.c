@@ -35,7 +35,7 @@ static bool conn_read_should_poll(const struct conn *c)
 {
     if (!c->read_on)
         return false;
-    return !c->read_capped || evbuffer_get_length(bufferevent_get_input(c->bev)) < c->read_high;
+    return !c->read_capped || conn_in_len(c) < c->read_high;
 }
 
 void conn_read_update(struct conn *c)
@@ -96,20 +96,23 @@ static void conn_read_buf_release(const void *data, size_t len, void *arg)
  * few are copied, into a small evbuffer chain that malloc serves from its
  * per-thread cache (reading straight into the input would allocate and free
  * a 16 KiB chain per request). Many are not copied: the buffer itself joins
- * the input by reference, and the worker takes a new one.
+ * the input by reference, and the worker takes a new one. 0, or -1 with
+ * errno ENOMEM.
  */
 static int conn_read_take(struct conn *c, struct evbuffer *in, const unsigned char *p, size_t n)
 {
     struct worker *w = c->worker;
     c->in_maybe = true;
     unsigned char *next = n > CONN_READ_COPY_MAX ? malloc(WORKER_READ_BUF) : NULL;
-    if (next == NULL)
-        return evbuffer_add(in, p, n);
-    if (evbuffer_add_reference(in, p, n, conn_read_buf_release, w->read_buf) != 0) {
+    int rc = next == NULL ? evbuffer_add(in, p, n)
+                          : evbuffer_add_reference(in, p, n, conn_read_buf_release, w->read_buf);
+    if (rc != 0) {
         free(next);
+        errno = ENOMEM;
         return -1;
     }
-    w->read_buf = next;
+    if (next != NULL)
+        w->read_buf = next;
     return 0;
 }
 
@@ -198,10 +201,8 @@ static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
 {
     if (want <= WORKER_READ_BUF) {
         ssize_t n = read(c->fd, c->worker->read_buf, want);
-        if (n > 0 && conn_read_take(c, in, c->worker->read_buf, (size_t)n) != 0) {
-            errno = ENOMEM;
+        if (n > 0 && conn_read_take(c, in, c->worker->read_buf, (size_t)n) != 0)
             return -1;
-        }
         return n;
     }
     struct evbuffer_iovec v[2];
@@ -224,20 +225,25 @@ static ssize_t conn_read_some(struct conn *c, struct evbuffer *in, size_t want)
     return n;
 }
 
-/* A read returned n <= 0: nothing yet (EAGAIN), the end of input, or an error. */
-static void conn_read_failed(struct conn *c, ssize_t n)
+/*
+ * A read returned n <= 0. Nothing to read yet (EAGAIN): false. The end of
+ * input or an error: reported as the bufferevent would (c may be gone),
+ * true.
+ */
+static bool conn_read_failed(struct conn *c, ssize_t n)
 {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return; /* level-triggered: called again when there is something */
+        return false; /* level-triggered: called again when there is something */
     /* As the bufferevent does: stop reading, then report the end or the error. */
     conn_read_enable(c, false);
     conn_input_event(c, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+    return true;
 }
 
 /* Runs the read path once the input reaches the low watermark, else waits for more. */
-static void conn_read_done(struct conn *c, struct evbuffer *in)
+static void conn_read_done(struct conn *c)
 {
-    if (evbuffer_get_length(in) >= c->read_lowat)
+    if (conn_in_len(c) >= c->read_lowat)
         conn_input_ready(c);
     else
         conn_read_update(c);
@@ -253,16 +259,14 @@ static void conn_read_done(struct conn *c, struct evbuffer *in)
 static void conn_read_on(struct conn *c, struct evbuffer *in, size_t n)
 {
     if (conn_read_take(c, in, c->worker->read_buf, n) != 0) {
-        errno = ENOMEM;
         conn_read_failed(c, -1);
         return;
     }
     ssize_t more = conn_read_some(c, in, conn_read_want(c, n));
-    if (more == 0 || (more < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        conn_read_failed(c, more); /* the end of input still answers what came (peer_eof) */
+    /* The end of input still answers what came (peer_eof). */
+    if (more <= 0 && conn_read_failed(c, more))
         return;
-    }
-    conn_read_done(c, in);
+    conn_read_done(c);
 }
 
 /*
@@ -284,16 +288,12 @@ static void conn_read_in_place(struct conn *c, struct evbuffer *in)
     c->span = c->worker->read_buf;
     c->span_len = (size_t)n;
     c->span_on = true;
-    if ((size_t)n >= c->read_lowat) {
-        conn_input_ready(c);
-        return;
-    }
-    if (conn_in_keep(c) != 0) {
-        errno = ENOMEM;
+    /* Too few to start on: they wait in the input, as any partial frame. */
+    if ((size_t)n < c->read_lowat && conn_in_keep(c) != 0) {
         conn_read_failed(c, -1);
         return;
     }
-    conn_read_update(c);
+    conn_read_done(c);
 }
 
 /* The plain socket is readable: fill the input, then run the read path as the bufferevent would. */
@@ -314,7 +314,7 @@ static void conn_read_socket_cb(evutil_socket_t fd, short what, void *arg)
         conn_read_failed(c, n);
         return;
     }
-    conn_read_done(c, in);
+    conn_read_done(c);
 }
 
 int conn_read_init(struct conn *c)

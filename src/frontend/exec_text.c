@@ -219,10 +219,7 @@ static enum exec_result exec_text_get(struct cookie *ck)
         struct text_tok rest = t->next, key;
         if (!text_next_key(&rest, &key))
             break;
-        size_t blank = 0;
-        while (blank < rest.len && rest.s[blank] == ' ')
-            blank++;
-        engine_status s = exec_text_get_one(ck, &key, blank == rest.len, &ended);
+        engine_status s = exec_text_get_one(ck, &key, text_keys_empty(&rest), &ended);
         if (s == ENGINE_EWOULDBLOCK)
             return EXEC_WOULDBLOCK;
         if (s != ENGINE_SUCCESS)

@@ -98,6 +98,11 @@ bool text_next_key(struct text_tok *keys, struct text_tok *key)
     return true;
 }
 
+bool text_keys_empty(const struct text_tok *keys)
+{
+    return text_tokenize(keys->s, keys->len, NULL, 0) == 0;
+}
+
 bool text_is_storage(enum text_cmd cmd)
 {
     return cmd == TEXT_CMD_SET || cmd == TEXT_CMD_ADD || cmd == TEXT_CMD_REPLACE ||

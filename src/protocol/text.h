@@ -122,6 +122,9 @@ bool text_is_retrieval(const char *p, size_t len);
 /* Pops the next key of a retrieval's key list into *key; false when the list is empty. */
 bool text_next_key(struct text_tok *keys, struct text_tok *key);
 
+/* True when keys holds no more keys (nothing but blanks). */
+bool text_keys_empty(const struct text_tok *keys);
+
 /* True for a valid key: 1..250 bytes, no space or control character. */
 bool text_key_ok(const char *s, size_t n);
 
