@@ -83,13 +83,13 @@ struct item *memory_find_ref(struct memory_engine *me, uint64_t hash, const void
     struct mem_view v = memory_view(me);
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, NULL);
     if (it != NULL) {
         item_ref(it);
         *exptime = it->exptime;
     }
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     return it;
 }
@@ -100,7 +100,7 @@ bool memory_commit(struct memory_engine *me, uint64_t hash, struct item *expect,
     struct mem_view v = memory_view(me);
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     struct item *cur = mem_shard_find(s, hash, item_key(fresh), fresh->nkey, &v, &g, NULL);
     /* expect is referenced by the caller, so its address cannot have been reused. */
     bool ok = cur == expect;
@@ -116,7 +116,7 @@ bool memory_commit(struct memory_engine *me, uint64_t hash, struct item *expect,
         if (cas_out != NULL)
             *cas_out = fresh->cas;
     }
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     return ok;
 }
@@ -132,7 +132,7 @@ static engine_status lookup(struct memory_engine *me, const void *key, size_t nk
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
     enum mem_state dead;
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, &dead);
     if (it != NULL) {
         /* A bit instead of an LRU move: hits stay cheap, eviction gives a second chance. */
@@ -147,7 +147,7 @@ static engine_status lookup(struct memory_engine *me, const void *key, size_t nk
     } else if (dead == MEM_FLUSHED) {
         s->c.get_flushed++;
     }
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     if (it == NULL)
         return ENGINE_KEY_ENOENT;
@@ -230,7 +230,7 @@ static engine_status memory_store(struct engine *e, const void *cookie, struct i
     struct mem_view v = memory_view(me);
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     engine_status st = ENGINE_SUCCESS;
     /*
      * Stored items are shared read-only; storing one again would rewrite its
@@ -257,7 +257,7 @@ static engine_status memory_store(struct engine *e, const void *cookie, struct i
                 *cas_out = it->cas;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     return st;
 }
@@ -272,7 +272,7 @@ static engine_status memory_remove(struct engine *e, const void *cookie, const v
     struct mem_view v = memory_view(me);
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, NULL);
     engine_status st = ENGINE_SUCCESS;
     if (it == NULL)
@@ -281,7 +281,7 @@ static engine_status memory_remove(struct engine *e, const void *cookie, const v
         st = ENGINE_KEY_EEXISTS;
     else
         mem_shard_unlink(s, hash, it, &g);
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     return st;
 }
@@ -305,7 +305,7 @@ static void memory_get_stats(struct engine *e, struct engine_stats *out)
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < me->nshards; i++) {
         struct mem_shard *s = &me->shards[i];
-        pthread_mutex_lock(&s->lock);
+        lock_take(&s->lock);
         out->curr_items += s->ht.count;
         out->bytes += s->bytes;
         out->total_items += s->c.total_items;
@@ -315,7 +315,7 @@ static void memory_get_stats(struct engine *e, struct engine_stats *out)
         out->evicted_unfetched += s->c.evicted_unfetched;
         out->get_expired += s->c.get_expired;
         out->get_flushed += s->c.get_flushed;
-        pthread_mutex_unlock(&s->lock);
+        lock_drop(&s->lock);
     }
     out->limit_maxbytes = me->cfg.limit_bytes;
 }
@@ -325,9 +325,9 @@ static void memory_reset_stats(struct engine *e)
     struct memory_engine *me = memory_of(e);
     for (size_t i = 0; i < me->nshards; i++) {
         struct mem_shard *s = &me->shards[i];
-        pthread_mutex_lock(&s->lock);
+        lock_take(&s->lock);
         memset(&s->c, 0, sizeof(s->c));
-        pthread_mutex_unlock(&s->lock);
+        lock_drop(&s->lock);
     }
 }
 

@@ -37,7 +37,7 @@ engine_status memory_meta_get(struct engine *e, const void *cookie, const void *
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
     m->created = false;
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, NULL);
     if (it == NULL && m->vivify) {
         it = meta_vivify(me, s, hash, key, nkey, m, &v, &g);
@@ -47,7 +47,7 @@ engine_status memory_meta_get(struct engine *e, const void *cookie, const void *
         mem_meta_observe(it, m, v.now);
         item_ref(it);
     }
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     if (it == NULL)
         return ENGINE_KEY_ENOENT;
@@ -66,7 +66,7 @@ engine_status memory_invalidate(struct engine *e, const void *cookie, const void
     struct mem_shard *s = memory_shard(me, hash);
     struct mem_grave g = {NULL};
     engine_status st = ENGINE_SUCCESS;
-    pthread_mutex_lock(&s->lock);
+    lock_take(&s->lock);
     struct item *it = mem_shard_find(s, hash, key, nkey, &v, &g, NULL);
     if (it == NULL) {
         st = ENGINE_KEY_ENOENT;
@@ -77,7 +77,7 @@ engine_status memory_invalidate(struct engine *e, const void *cookie, const void
         if (touch)
             it->exptime = exptime;
     }
-    pthread_mutex_unlock(&s->lock);
+    lock_drop(&s->lock);
     mem_grave_release(&g);
     return st;
 }

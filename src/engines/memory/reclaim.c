@@ -23,9 +23,9 @@ size_t memory_reclaim_pass(struct memory_engine *me)
         struct mem_view v = memory_view(me);
         struct mem_shard *s = &me->shards[i];
         struct mem_grave g = {NULL};
-        pthread_mutex_lock(&s->lock);
+        lock_take(&s->lock);
         reclaimed += mem_shard_reclaim(s, &v, MEMORY_RECLAIM_BUCKETS, &g);
-        pthread_mutex_unlock(&s->lock);
+        lock_drop(&s->lock);
         mem_grave_release(&g);
     }
     return reclaimed;

@@ -25,10 +25,7 @@ int mem_shard_init(struct mem_shard *s, size_t limit)
     memset(s, 0, sizeof(*s));
     if (mem_ht_init(&s->ht, MEM_SHARD_INITIAL_BUCKETS) != 0)
         return -1;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) {
-        mem_ht_deinit(&s->ht);
-        return -1;
-    }
+    lock_init(&s->lock);
     mem_lru_init(&s->lru);
     s->limit = limit;
     return 0;
@@ -46,7 +43,6 @@ void mem_shard_deinit(struct mem_shard *s)
     }
     mem_lru_init(&s->lru);
     mem_ht_deinit(&s->ht);
-    pthread_mutex_destroy(&s->lock);
     s->bytes = 0;
 }
 

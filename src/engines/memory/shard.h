@@ -11,13 +11,13 @@
 #ifndef BASALT_ENGINES_MEMORY_SHARD_H
 #define BASALT_ENGINES_MEMORY_SHARD_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/clock.h"
 #include "base/compiler.h"
+#include "base/lock.h"
 #include "engine/engine.h"
 #include "engine/item.h"
 #include "engines/memory/hashtable.h"
@@ -48,7 +48,8 @@ struct mem_counters {
 };
 
 struct mem_shard {
-    _Alignas(64) pthread_mutex_t lock; /* a cache line of its own: shards sit in an array */
+    /* Shards sit in an array: each starts a cache line, so two never share one. */
+    _Alignas(64) struct lock lock;
     struct mem_ht ht;
     struct mem_lru lru;
     size_t bytes; /* item_total_size of every linked item */
