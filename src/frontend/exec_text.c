@@ -241,7 +241,8 @@ static enum exec_result exec_text_get(struct cookie *ck)
 {
     struct cookie_text *t = ck->text;
     bool ended = false;
-    for (;;) {
+    /* Counted: no call past the last key to find that none is left. */
+    while (t->keys_left > 0) {
         struct text_tok rest = t->next, key;
         uint32_t left = t->keys_left;
         if (!text_pop_key(&rest, &left, &key))
