@@ -74,14 +74,10 @@ static void conn_text_drain(struct conn *c, size_t n)
  * store (exec_store_oversized: a set removes the old value, which may block)
  * and answers SERVER_ERROR; the block is discarded as it arrives.
  */
-static enum step conn_text_too_big(struct conn *c, const struct text_req *r, const char *line,
-                                   size_t n, size_t consumed)
+static enum step conn_text_too_big(struct conn *c, struct cookie_text *t, size_t consumed)
 {
-    uint64_t swallow = (uint64_t)r->vallen + 2;
-    if (exec_text_load(&c->cookie, line, n, r) != 0) {
-        conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
-        return conn_close_after_write(c);
-    }
+    uint64_t swallow = (uint64_t)t->req.vallen + 2;
+    exec_text_start(&c->cookie, t);
     conn_text_drain(c, consumed);
     c->cookie.oversized = true;
     c->cookie.value_left = 0; /* the block is swallowed, not drained with the command */
@@ -89,38 +85,68 @@ static enum step conn_text_too_big(struct conn *c, const struct text_req *r, con
     return conn_execute(c);
 }
 
-/* A complete line of n bytes (consumed with its newline): parse, wait for data, run. */
-static enum step conn_text_line(struct conn *c, const char *line, size_t n, size_t consumed)
+/*
+ * A refused line: an HTTP request closes; anything else gets its reply, and
+ * a refused ms's data block is skipped, as memcached does. Gives back t
+ * (NULL or the line's copy, which r may point into).
+ */
+static enum step conn_text_refused(struct conn *c, struct cookie_text *t, const struct text_req *r,
+                                   enum text_verdict v, size_t consumed)
 {
-    struct text_req r;
-    enum text_verdict v = text_parse(line, n, &r);
     if (v == TEXT_ERR_HTTP) {
+        exec_text_release(&c->cookie, t);
         log_debug("conn: closing: HTTP request on the memcached port");
         conn_close(c);
         return STEP_FREED;
     }
-    if (v != TEXT_OK) {
-        conn_text_reply(c, text_verdict_reply(v));
-        conn_text_drain(c, consumed);
-        /* A refused ms still has its data block coming: skip it, as memcached does. */
-        if (r.has_data)
-            c->swallow = (uint64_t)r.vallen + 2;
-        return STEP_NEXT;
-    }
-    if (text_is_storage(r.cmd) || r.cmd == TEXT_CMD_MS) {
-        if (r.vallen > c->worker->fe->cfg->item_size_max)
-            return conn_text_too_big(c, &r, line, n, consumed);
-        size_t need = consumed + (size_t)r.vallen + 2;
+    conn_text_reply(c, text_verdict_reply(v));
+    conn_text_drain(c, consumed);
+    if (r->has_data)
+        c->swallow = (uint64_t)r->vallen + 2;
+    exec_text_release(&c->cookie, t);
+    return STEP_NEXT;
+}
+
+/*
+ * No memory for the line's copy: the line is parsed where it lies, so a
+ * refused line is answered as ever; one that would run cannot, and closes.
+ */
+static enum step conn_text_nomem(struct conn *c, const char *line, size_t n, size_t consumed)
+{
+    struct text_req r;
+    enum text_verdict v = text_parse(line, n, &r);
+    if (v != TEXT_OK)
+        return conn_text_refused(c, NULL, &r, v, consumed);
+    conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
+    return conn_close_after_write(c);
+}
+
+/*
+ * A complete line of n bytes (consumed with its newline): parse, wait for
+ * data, run. The line is parsed in its copy in the cookie, which the
+ * command keeps while it waits, so the parse is never copied.
+ */
+static enum step conn_text_line(struct conn *c, const char *line, size_t n, size_t consumed)
+{
+    struct cookie_text *t = exec_text_copy_line(&c->cookie, line, n);
+    if (t == NULL)
+        return conn_text_nomem(c, line, n, consumed);
+    const struct text_req *r = &t->req;
+    enum text_verdict v = text_parse(t->line, n, &t->req);
+    if (v != TEXT_OK)
+        return conn_text_refused(c, t, r, v, consumed);
+    if (text_is_storage(r->cmd) || r->cmd == TEXT_CMD_MS) {
+        if (r->vallen > c->worker->fe->cfg->item_size_max)
+            return conn_text_too_big(c, t, consumed);
+        size_t need = consumed + (size_t)r->vallen + 2;
         if (conn_in_len(c) < need) {
+            exec_text_release(&c->cookie, t); /* parsed again when the block is in */
             conn_text_watermark(c, need, CONN_TEXT_READ_HIGH);
             return STEP_NEED_MORE;
         }
     }
     conn_text_watermark(c, 1, CONN_TEXT_READ_HIGH);
-    if (exec_text_load(&c->cookie, line, n, &r) != 0) {
-        conn_text_reply(c, "SERVER_ERROR out of memory\r\n");
-        return conn_close_after_write(c);
-    }
+    exec_text_start(&c->cookie, t);
     conn_text_drain(c, consumed);
     return conn_execute(c);
 }

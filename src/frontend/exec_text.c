@@ -26,7 +26,7 @@
  * connection; a longer line (a retrieval of many keys) gets its own, freed after it. */
 #define EXEC_TEXT_LINE_KEEP 512
 
-int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct text_req *r)
+struct cookie_text *exec_text_copy_line(struct cookie *ck, const char *line, size_t len)
 {
     struct cookie_text *t = ck->spare;
     ck->spare = NULL;
@@ -35,16 +35,30 @@ int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct
         size_t cap = len > EXEC_TEXT_LINE_KEEP ? len : EXEC_TEXT_LINE_KEEP;
         t = malloc(sizeof(*t) + cap + 1);
         if (t == NULL)
-            return -1;
+            return NULL;
         t->cap = cap;
     }
     memcpy(t->line, line, len);
     t->line[len] = '\0';
     t->len = len;
+    return t;
+}
+
+void exec_text_release(struct cookie *ck, struct cookie_text *t)
+{
+    if (t == NULL)
+        return;
+    if (ck->spare == NULL && t->cap <= EXEC_TEXT_LINE_KEEP)
+        ck->spare = t;
+    else
+        free(t);
+}
+
+void exec_text_start(struct cookie *ck, struct cookie_text *t)
+{
     t->phase = 0;
-    text_req_copy(&t->req, r);
-    text_req_rebase(&t->req, line, len, t->line);
     t->next = t->req.keys;
+    t->keys_left = t->req.nkeys;
     t->nkey = t->req.key.len <= TEXT_KEY_MAX ? t->req.key.len : 0;
     if (t->nkey > 0)
         memcpy(t->key, t->req.key.s, t->nkey);
@@ -54,19 +68,13 @@ int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct
     ck->blocked = false;
     ck->ready = false;
     ck->notified = ENGINE_SUCCESS;
-    return 0;
 }
 
 void exec_text_unload(struct cookie *ck)
 {
     struct cookie_text *t = ck->text;
     ck->text = NULL;
-    if (t == NULL)
-        return;
-    if (ck->spare == NULL && t->cap <= EXEC_TEXT_LINE_KEEP)
-        ck->spare = t;
-    else
-        free(t);
+    exec_text_release(ck, t);
 }
 
 void exec_text_out(struct cookie *ck, const char *s, size_t n)
@@ -128,18 +136,35 @@ static enum exec_result exec_text_fail(struct cookie *ck, engine_status s)
 /* Values up to this size go out in one copy with their VALUE line. */
 #define EXEC_TEXT_INLINE_MAX 1024
 
+/* "00" to "99": decimals are written two digits a step. */
+static const char exec_text_pairs[] = "00010203040506070809"
+                                      "10111213141516171819"
+                                      "20212223242526272829"
+                                      "30313233343536373839"
+                                      "40414243444546474849"
+                                      "50515253545556575859"
+                                      "60616263646566676869"
+                                      "70717273747576777879"
+                                      "80818283848586878889"
+                                      "90919293949596979899";
+
 /* Writes " <v>" in decimal at p (snprintf costs several times more); returns its length. */
 static size_t exec_text_dec(char *p, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    size_t n = 1;
+    for (uint64_t x = v; x >= 10; x /= 10)
+        n++;
     p[0] = ' ';
-    for (size_t i = 0; i < n; i++)
-        p[1 + i] = tmp[n - 1 - i];
+    /* From the last digit back, in place: no reversal. */
+    char *q = p + 1 + n;
+    for (; v >= 100; v /= 100) {
+        q -= 2;
+        memcpy(q, &exec_text_pairs[v % 100 * 2], 2);
+    }
+    if (v >= 10)
+        memcpy(q - 2, &exec_text_pairs[v * 2], 2);
+    else
+        q[-1] = (char)('0' + v);
     return n + 1;
 }
 
@@ -166,7 +191,8 @@ static void exec_text_value(struct cookie *ck, struct item *it, bool with_cas, b
     if (it->nbytes <= EXEC_TEXT_INLINE_MAX &&
         it->nbytes < ck->conn->worker->fe->cfg->send_buffer_threshold) {
         memcpy(buf + n, item_cvalue(it), it->nbytes);
-        memcpy(buf + n + it->nbytes, tail, ntail);
+        /* All of it, of a constant size (two moves); only ntail bytes are sent. */
+        memcpy(buf + n + it->nbytes, tail, sizeof(tail) - 1);
         exec_text_out(ck, buf, n + it->nbytes + ntail);
         return;
     }
@@ -215,17 +241,21 @@ static enum exec_result exec_text_get(struct cookie *ck)
 {
     struct cookie_text *t = ck->text;
     bool ended = false;
-    for (;;) {
+    /* Counted: no call past the last key to find that none is left. */
+    while (t->keys_left > 0) {
         struct text_tok rest = t->next, key;
-        if (!text_next_key(&rest, &key))
+        uint32_t left = t->keys_left;
+        if (!text_pop_key(&rest, &left, &key))
             break;
-        engine_status s = exec_text_get_one(ck, &key, text_keys_empty(&rest), &ended);
+        engine_status s = exec_text_get_one(ck, &key, left == 0, &ended);
         if (s == ENGINE_EWOULDBLOCK)
             return EXEC_WOULDBLOCK;
         if (s != ENGINE_SUCCESS)
             return exec_text_fail(ck, s);
         t->next = rest;
-        if (exec_text_output_full(ck) && rest.len > 0)
+        t->keys_left = left;
+        /* Whether keys are left first: a single-key get never asks how much output is queued. */
+        if (left > 0 && exec_text_output_full(ck))
             return EXEC_PAUSE;
     }
     if (!ended)

@@ -18,8 +18,9 @@
 #include "protocol/text.h"
 
 struct cookie_text {
-    struct text_req req;       /* parsed from line; its pointers point into line */
-    struct text_tok next;      /* retrievals: the keys not answered yet */
+    struct text_req req;       /* parsed in place from line; its pointers point into line */
+    struct text_tok next;      /* retrievals: the keys not answered yet (a checked key list) */
+    uint32_t keys_left;        /* retrievals: how many keys next holds */
     uint8_t key[TEXT_KEY_MAX]; /* the key engine calls use (decoded for meta's b flag) */
     size_t nkey;
     uint32_t phase;  /* where a multi-step command is (meta), 0 at start */
@@ -31,10 +32,18 @@ struct cookie_text {
 };
 
 /*
- * Copies a command line and its parse r (TEXT_OK) into a new cookie_text of
- * ck, r's tokens moved to the copy. 0, or -1 when out of memory.
+ * A cookie_text holding a copy of a command line of len bytes, for the line
+ * to be parsed in place (t->req, by text_parse): the cookie's spare when it
+ * has room, else a new one. Owned by the caller until exec_text_start or
+ * exec_text_release; NULL when out of memory.
  */
-int exec_text_load(struct cookie *ck, const char *line, size_t len, const struct text_req *r);
+struct cookie_text *exec_text_copy_line(struct cookie *ck, const char *line, size_t len);
+
+/* Gives back a line copy that will not run (NULL is ignored): kept as ck's spare unless large. */
+void exec_text_release(struct cookie *ck, struct cookie_text *t);
+
+/* Makes t, its line parsed into t->req with TEXT_OK, ck's command (takes t). */
+void exec_text_start(struct cookie *ck, struct cookie_text *t);
 
 /*
  * Forgets the cookie's text command; its memory is kept as the cookie's

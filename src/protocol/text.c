@@ -11,23 +11,35 @@
 
 #include "protocol/meta.h"
 
+/*
+ * Finds the token at or after *i (past spaces) into *t and moves *i past it;
+ * false when only spaces are left. A byte loop: tokens are short, shorter
+ * than what a memchr call costs.
+ */
+static bool text_token(const char *line, size_t len, size_t *i, struct text_tok *t)
+{
+    size_t j = *i;
+    while (j < len && line[j] == ' ')
+        j++;
+    if (j == len)
+        return false;
+    size_t start = j;
+    while (j < len && line[j] != ' ')
+        j++;
+    *t = (struct text_tok){line + start, (uint32_t)(j - start)};
+    *i = j;
+    return true;
+}
+
 /* Splits line into at most max tokens; returns the count, or max + 1 when there are more. */
 static size_t text_tokenize(const char *line, size_t len, struct text_tok *tok, size_t max)
 {
     size_t n = 0, i = 0;
-    while (i < len) {
-        while (i < len && line[i] == ' ')
-            i++;
-        if (i == len)
-            break;
-        size_t start = i;
-        while (i < len && line[i] != ' ')
-            i++;
+    struct text_tok t;
+    while (text_token(line, len, &i, &t)) {
         if (n == max)
             return max + 1;
-        tok[n].s = line + start;
-        tok[n].len = (uint32_t)(i - start);
-        n++;
+        tok[n++] = t;
     }
     return n;
 }
@@ -73,13 +85,18 @@ static bool text_u32(const struct text_tok *t, uint32_t *out)
     return true;
 }
 
+/* A byte a key may hold: not a space, a control character or DEL. */
+static inline bool text_key_byte(char ch)
+{
+    return (unsigned char)ch > ' ' && ch != 0x7f;
+}
+
 bool text_key_ok(const char *s, size_t n)
 {
     if (n == 0 || n > TEXT_KEY_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch <= ' ' || ch == 0x7f)
+        if (!text_key_byte(s[i]))
             return false;
     }
     return true;
@@ -87,70 +104,62 @@ bool text_key_ok(const char *s, size_t n)
 
 bool text_next_key(struct text_tok *keys, struct text_tok *key)
 {
-    struct text_tok one;
-    size_t n = text_tokenize(keys->s, keys->len, &one, 1);
-    if (n == 0)
+    size_t i = 0;
+    bool found = text_token(keys->s, keys->len, &i, key);
+    keys->s += i;
+    keys->len -= (uint32_t)i;
+    return found;
+}
+
+bool text_pop_key(struct text_tok *keys, uint32_t *left, struct text_tok *key)
+{
+    if (*left == 0)
         return false;
-    *key = one;
-    const char *end = keys->s + keys->len;
-    keys->s = one.s + one.len;
-    keys->len = (uint32_t)(end - keys->s);
+    if (--*left > 0)
+        return text_next_key(keys, key);
+    /* The list ends at its last key: past the blanks before it, the rest is the key. */
+    size_t i = 0;
+    while (i < keys->len && keys->s[i] == ' ')
+        i++;
+    *key = (struct text_tok){keys->s + i, (uint32_t)(keys->len - i)};
+    *keys = (struct text_tok){keys->s + keys->len, 0};
     return true;
 }
 
-bool text_keys_empty(const struct text_tok *keys)
-{
-    return text_tokenize(keys->s, keys->len, NULL, 0) == 0;
-}
-
-bool text_is_storage(enum text_cmd cmd)
-{
-    return cmd == TEXT_CMD_SET || cmd == TEXT_CMD_ADD || cmd == TEXT_CMD_REPLACE ||
-           cmd == TEXT_CMD_APPEND || cmd == TEXT_CMD_PREPEND || cmd == TEXT_CMD_CAS;
-}
-
-static const struct {
-    const char *name;
-    enum text_cmd cmd;
-} text_commands[] = {
-    {"get", TEXT_CMD_GET},
-    {"gets", TEXT_CMD_GETS},
-    {"gat", TEXT_CMD_GAT},
-    {"gats", TEXT_CMD_GATS},
-    {"set", TEXT_CMD_SET},
-    {"add", TEXT_CMD_ADD},
-    {"replace", TEXT_CMD_REPLACE},
-    {"append", TEXT_CMD_APPEND},
-    {"prepend", TEXT_CMD_PREPEND},
-    {"cas", TEXT_CMD_CAS},
-    {"delete", TEXT_CMD_DELETE},
-    {"incr", TEXT_CMD_INCR},
-    {"decr", TEXT_CMD_DECR},
-    {"touch", TEXT_CMD_TOUCH},
-    {"flush_all", TEXT_CMD_FLUSH_ALL},
-    {"version", TEXT_CMD_VERSION},
-    {"verbosity", TEXT_CMD_VERBOSITY},
-    {"quit", TEXT_CMD_QUIT},
-    {"stats", TEXT_CMD_STATS},
-    {"shutdown", TEXT_CMD_SHUTDOWN},
-    {"refresh_certs", TEXT_CMD_REFRESH_CERTS},
-    {"mg", TEXT_CMD_MG},
-    {"ms", TEXT_CMD_MS},
-    {"md", TEXT_CMD_MD},
-    {"ma", TEXT_CMD_MA},
-    {"mn", TEXT_CMD_MN},
-    {"me", TEXT_CMD_ME},
-};
-
+/* The command a token names: by length, then by its bytes (no table scan: runs for every line). */
 static bool text_lookup(const struct text_tok *t, enum text_cmd *cmd)
 {
-    for (size_t i = 0; i < sizeof(text_commands) / sizeof(text_commands[0]); i++) {
-        if (tok_is(t, text_commands[i].name)) {
-            *cmd = text_commands[i].cmd;
-            return true;
-        }
+#define TEXT_IS(word, c) (memcmp(t->s, word, sizeof(word) - 1) == 0 ? (*cmd = (c), true) : false)
+    switch (t->len) {
+    case 2:
+        return TEXT_IS("mg", TEXT_CMD_MG) || TEXT_IS("ms", TEXT_CMD_MS) ||
+               TEXT_IS("md", TEXT_CMD_MD) || TEXT_IS("ma", TEXT_CMD_MA) ||
+               TEXT_IS("mn", TEXT_CMD_MN) || TEXT_IS("me", TEXT_CMD_ME);
+    case 3:
+        return TEXT_IS("get", TEXT_CMD_GET) || TEXT_IS("set", TEXT_CMD_SET) ||
+               TEXT_IS("gat", TEXT_CMD_GAT) || TEXT_IS("add", TEXT_CMD_ADD) ||
+               TEXT_IS("cas", TEXT_CMD_CAS);
+    case 4:
+        return TEXT_IS("gets", TEXT_CMD_GETS) || TEXT_IS("gats", TEXT_CMD_GATS) ||
+               TEXT_IS("incr", TEXT_CMD_INCR) || TEXT_IS("decr", TEXT_CMD_DECR) ||
+               TEXT_IS("quit", TEXT_CMD_QUIT);
+    case 5:
+        return TEXT_IS("touch", TEXT_CMD_TOUCH) || TEXT_IS("stats", TEXT_CMD_STATS);
+    case 6:
+        return TEXT_IS("append", TEXT_CMD_APPEND) || TEXT_IS("delete", TEXT_CMD_DELETE);
+    case 7:
+        return TEXT_IS("replace", TEXT_CMD_REPLACE) || TEXT_IS("prepend", TEXT_CMD_PREPEND) ||
+               TEXT_IS("version", TEXT_CMD_VERSION);
+    case 8:
+        return TEXT_IS("shutdown", TEXT_CMD_SHUTDOWN);
+    case 9:
+        return TEXT_IS("flush_all", TEXT_CMD_FLUSH_ALL) || TEXT_IS("verbosity", TEXT_CMD_VERBOSITY);
+    case 13:
+        return TEXT_IS("refresh_certs", TEXT_CMD_REFRESH_CERTS);
+    default:
+        return false;
     }
-    return false;
+#undef TEXT_IS
 }
 
 bool text_is_retrieval(const char *p, size_t len)
@@ -176,27 +185,53 @@ static bool text_is_http(const struct text_tok *tok, size_t n)
     return true;
 }
 
-/* get/gets: the key list; gat/gats: an expiry, then the key list. Every key is checked. */
-static enum text_verdict text_parse_retrieval(const char *line, size_t len, struct text_req *r)
+/*
+ * Checks every key of a key list in one pass (split at spaces, each key as
+ * text_key_ok says) and sets r->keys to the list from its first key to the
+ * end of its last, and r->nkeys to their count, so the executor walks it
+ * without checking again and knows the last key without looking past it.
+ * False on a bad key.
+ */
+static bool text_scan_keys(const char *s, size_t len, struct text_req *r)
 {
-    struct text_tok rest = {line, (uint32_t)len}, t;
-    (void)text_next_key(&rest, &t); /* the command itself */
+    size_t i = 0, first = len, end = len;
+    uint32_t n = 0;
+    while (i < len) {
+        if (s[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        while (i < len && text_key_byte(s[i]))
+            i++;
+        /* The key ends at a space, the end, or a byte no key may hold. */
+        if ((i < len && s[i] != ' ') || i - start > TEXT_KEY_MAX)
+            return false;
+        if (n++ == 0)
+            first = start;
+        end = i;
+    }
+    r->keys = (struct text_tok){s + first, (uint32_t)(end - first)};
+    r->nkeys = n;
+    return true;
+}
+
+/* get/gets: the key list; gat/gats: an expiry, then the key list. rest: the line after the
+ * command. */
+static enum text_verdict text_parse_retrieval(struct text_tok rest, struct text_req *r)
+{
     if (r->cmd == TEXT_CMD_GAT || r->cmd == TEXT_CMD_GATS) {
+        struct text_tok t;
         if (!text_next_key(&rest, &t))
             return TEXT_ERR_UNKNOWN;
         if (!text_i32(&t, &r->exptime))
             return TEXT_ERR_EXPTIME;
     }
-    r->keys = rest;
-    struct text_tok scan = rest, key;
-    bool any = false;
-    while (text_next_key(&scan, &key)) {
-        if (!text_key_ok(key.s, key.len))
-            return TEXT_ERR_FORMAT;
-        any = true;
-    }
+    if (!text_scan_keys(rest.s, rest.len, r))
+        return TEXT_ERR_FORMAT;
     /* memcached answers "gat <exptime>" without keys with END. */
-    return any || r->cmd == TEXT_CMD_GAT || r->cmd == TEXT_CMD_GATS ? TEXT_OK : TEXT_ERR_UNKNOWN;
+    return r->nkeys > 0 || r->cmd == TEXT_CMD_GAT || r->cmd == TEXT_CMD_GATS ? TEXT_OK
+                                                                             : TEXT_ERR_UNKNOWN;
 }
 
 /* Takes a trailing "noreply" off the token count. */
@@ -292,51 +327,28 @@ static enum text_verdict text_parse_other(const struct text_tok *tok, size_t n, 
     }
 }
 
-/* Points t at to + its offset in from, when it points into from's len bytes. */
-static void text_tok_rebase(struct text_tok *t, const char *from, size_t len, const char *to)
-{
-    if (t->s != NULL && t->s >= from && t->s <= from + len)
-        t->s = to + (t->s - from);
-}
-
-void text_req_rebase(struct text_req *r, const char *from, size_t len, const char *to)
-{
-    text_tok_rebase(&r->key, from, len, to);
-    text_tok_rebase(&r->keys, from, len, to);
-    text_tok_rebase(&r->arg, from, len, to);
-    for (uint64_t bits = r->meta.present; bits != 0; bits &= bits - 1)
-        text_tok_rebase(&r->meta.arg[__builtin_ctzll(bits)], from, len, to);
-}
-
 /* The part of a text_req before the meta flag arguments, which count only where present. */
 #define TEXT_REQ_FIXED offsetof(struct text_req, meta.arg)
-
-void text_req_copy(struct text_req *dst, const struct text_req *src)
-{
-    memcpy(dst, src, TEXT_REQ_FIXED);
-    for (uint64_t bits = src->meta.present; bits != 0; bits &= bits - 1) {
-        int b = __builtin_ctzll(bits);
-        dst->meta.arg[b] = src->meta.arg[b];
-    }
-}
 
 enum text_verdict text_parse(const char *line, size_t len, struct text_req *r)
 {
     /* Not the 52 flag arguments (most of the struct): present says which are set. */
     memset(r, 0, TEXT_REQ_FIXED);
     struct text_tok tok[TEXT_TOKENS_MAX];
-    size_t n = text_tokenize(line, len, tok, TEXT_TOKENS_MAX);
-    if (n == 0)
+    size_t i = 0;
+    if (!text_token(line, len, &i, &tok[0]))
         return TEXT_ERR_UNKNOWN;
-    size_t shown = n > TEXT_TOKENS_MAX ? TEXT_TOKENS_MAX : n;
-    if (!text_lookup(&tok[0], &r->cmd))
-        return text_is_http(tok, shown) ? TEXT_ERR_HTTP : TEXT_ERR_UNKNOWN;
+    struct text_tok rest = {line + i, (uint32_t)(len - i)};
+    bool known = text_lookup(&tok[0], &r->cmd);
+    /* A retrieval's key list is walked once, by text_scan_keys, not split into tokens. */
+    if (known && (r->cmd == TEXT_CMD_GET || r->cmd == TEXT_CMD_GETS || r->cmd == TEXT_CMD_GAT ||
+                  r->cmd == TEXT_CMD_GATS))
+        return text_parse_retrieval(rest, r);
+    size_t n = 1 + text_tokenize(rest.s, rest.len, tok + 1, TEXT_TOKENS_MAX - 1);
+    if (!known)
+        return text_is_http(tok, n > TEXT_TOKENS_MAX ? TEXT_TOKENS_MAX : n) ? TEXT_ERR_HTTP
+                                                                            : TEXT_ERR_UNKNOWN;
     switch (r->cmd) {
-    case TEXT_CMD_GET:
-    case TEXT_CMD_GETS:
-    case TEXT_CMD_GAT:
-    case TEXT_CMD_GATS:
-        return text_parse_retrieval(line, len, r);
     case TEXT_CMD_MG:
     case TEXT_CMD_MS:
     case TEXT_CMD_MD:

@@ -26,7 +26,7 @@ enum text_cmd {
     TEXT_CMD_GETS,
     TEXT_CMD_GAT,
     TEXT_CMD_GATS,
-    TEXT_CMD_SET,
+    TEXT_CMD_SET, /* the storage commands, SET to CAS, stay together: text_is_storage */
     TEXT_CMD_ADD,
     TEXT_CMD_REPLACE,
     TEXT_CMD_APPEND,
@@ -78,7 +78,7 @@ struct meta_flags {
     uint64_t present;            /* bit meta_flag_bit(letter) set when the flag was given */
     char order[TEXT_TOKENS_MAX]; /* the letters in the order they came */
     uint8_t norder;
-    /* Last, and valid only where present says so: text_parse and text_req_copy skip the rest. */
+    /* Last, and valid only where present says so: text_parse skips the rest. */
     struct text_tok arg[META_NFLAGS];
 };
 
@@ -86,7 +86,8 @@ struct meta_flags {
 struct text_req {
     enum text_cmd cmd;
     struct text_tok key;  /* single-key commands; meta: the key token as sent */
-    struct text_tok keys; /* retrievals: the space-separated key list */
+    struct text_tok keys; /* retrievals: the checked key list, from its first key to its last */
+    uint32_t nkeys;       /* retrievals: how many keys keys holds */
     struct text_tok arg;  /* stats: the group ("" for the general one) */
     uint32_t flags;
     int32_t exptime; /* also flush_all's delay */
@@ -106,30 +107,28 @@ struct text_req {
  */
 enum text_verdict text_parse(const char *line, size_t len, struct text_req *r) WARN_UNUSED;
 
-/* Copies a parsed request: its fields and the meta flag arguments that are present. */
-void text_req_copy(struct text_req *dst, const struct text_req *src);
-
-/*
- * Moves every token of r that points into the len bytes at from so that it
- * points at the same offset of to (a copy of that line), instead of parsing
- * the copy again.
- */
-void text_req_rebase(struct text_req *r, const char *from, size_t len, const char *to);
-
 /* True when the start of an unfinished line is a retrieval command ("get ", "gats ", ...). */
 bool text_is_retrieval(const char *p, size_t len);
 
-/* Pops the next key of a retrieval's key list into *key; false when the list is empty. */
+/* Pops the next key of a key list (space-separated) into *key; false when none is left. */
 bool text_next_key(struct text_tok *keys, struct text_tok *key);
 
-/* True when keys holds no more keys (nothing but blanks). */
-bool text_keys_empty(const struct text_tok *keys);
+/*
+ * Pops the next key of a list text_parse checked (r->keys, with *left at
+ * first r->nkeys, the keys still in it) and counts it off; false when none
+ * is left. The last key is taken without a scan: the list ends with it.
+ */
+bool text_pop_key(struct text_tok *keys, uint32_t *left, struct text_tok *key);
 
 /* True for a valid key: 1..250 bytes, no space or control character. */
 bool text_key_ok(const char *s, size_t n);
 
 /* True when the command is a storage command (a data block follows its line). */
-bool text_is_storage(enum text_cmd cmd);
+static inline bool text_is_storage(enum text_cmd cmd)
+{
+    /* Inline, and one range test: asked twice for every command line. */
+    return cmd >= TEXT_CMD_SET && cmd <= TEXT_CMD_CAS;
+}
 
 /* The reply line of a refused command, with "\r\n" ("" for TEXT_ERR_HTTP). */
 const char *text_verdict_reply(enum text_verdict v);

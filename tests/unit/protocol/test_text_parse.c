@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -152,30 +153,139 @@ static void test_meta(void **state)
     assert_int_equal(key[0], 'a');
 }
 
-/* A parse moved to a copy of its line points into the copy, at the same tokens. */
-static void test_rebase(void **state)
+/*
+ * Parses line (with len bytes) as a retrieval and walks its keys as the
+ * executor does (text_pop_key), and again token by token; returns their count.
+ */
+static size_t walk_keys(const char *line, size_t len, struct text_tok *last)
 {
-    char a[64], b[64];
     struct text_req r;
-    strcpy(a, "mg key v O123 t k");
-    assert_int_equal(text_parse(a, strlen(a), &r), TEXT_OK);
-    memcpy(b, a, sizeof(a));
-    text_req_rebase(&r, a, strlen(a), b);
-    memset(a, 'x', sizeof(a));
-    assert_ptr_equal(r.key.s, b + 3);
-    assert_tok(&r.key, "key");
-    struct text_tok opaque = meta_arg(&r.meta, 'O');
-    assert_tok(&opaque, "123");
-    strcpy(a, "get k1 k2");
-    assert_int_equal(text_parse(a, strlen(a), &r), TEXT_OK);
-    memcpy(b, a, sizeof(a));
-    text_req_rebase(&r, a, strlen(a), b);
-    memset(a, 'x', sizeof(a));
-    struct text_tok key;
-    assert_true(text_next_key(&r.keys, &key));
-    assert_tok(&key, "k1");
-    assert_true(text_next_key(&r.keys, &key));
-    assert_tok(&key, "k2");
+    assert_int_equal(text_parse(line, len, &r), TEXT_OK);
+    struct text_tok rest = r.keys, tokens = r.keys, key, tok;
+    uint32_t left = r.nkeys;
+    size_t n = 0;
+    while (text_pop_key(&rest, &left, &key)) {
+        assert_true(text_next_key(&tokens, &tok));
+        assert_ptr_equal(key.s, tok.s);
+        assert_int_equal(key.len, tok.len);
+        assert_int_equal(left, r.nkeys - ++n);
+        *last = key;
+    }
+    assert_int_equal(n, r.nkeys);
+    assert_int_equal(rest.len, 0);
+    assert_false(text_next_key(&tokens, &tok));
+    return n;
+}
+
+/* The one-pass key list check of retrievals and the walk over what it leaves. */
+static void test_key_list(void **state)
+{
+    struct text_req r;
+    struct text_tok last;
+    assert_int_equal(parse("get a b   ", &r), TEXT_OK); /* trailing spaces */
+    assert_tok(&r.keys, "a b");
+    assert_int_equal(walk_keys("get a b   ", 10, &last), 2);
+    assert_tok(&last, "b");
+    assert_int_equal(parse("gets    a", &r), TEXT_OK); /* leading spaces */
+    assert_tok(&r.keys, "a");
+    assert_int_equal(parse("get    ", &r), TEXT_ERR_UNKNOWN);
+    assert_int_equal(parse("gat 10   ", &r), TEXT_OK); /* memcached: END */
+    assert_int_equal(r.keys.len, 0);
+    assert_int_equal(parse("gat 10", &r), TEXT_OK);
+    assert_int_equal(parse("gat", &r), TEXT_ERR_UNKNOWN);
+    assert_int_equal(parse("gats x k", &r), TEXT_ERR_EXPTIME);
+    assert_int_equal(parse("get a b\x01"
+                           "c d",
+                           &r),
+                     TEXT_ERR_FORMAT);
+    assert_int_equal(parse("get a b\x7f", &r), TEXT_ERR_FORMAT);
+    assert_int_equal(parse("get a\tb", &r), TEXT_ERR_FORMAT);
+    assert_int_equal(parse("get a\rb", &r), TEXT_ERR_FORMAT);
+    assert_int_equal(text_parse("get a\0b", 7, &r), TEXT_ERR_FORMAT);
+    assert_int_equal(parse("get a\x80\xff", &r), TEXT_OK); /* bytes above 0x7f are key bytes */
+
+    /* 250 bytes is a key, 251 is not, wherever it stands in the list. */
+    char line[600];
+    int n = snprintf(line, sizeof(line), "get a %250s b", "");
+    memset(line + 6, 'k', 250);
+    assert_int_equal(walk_keys(line, (size_t)n, &last), 3);
+    assert_tok(&last, "b");
+    n = snprintf(line, sizeof(line), "get a b ");
+    memset(line + n, 'k', 251);
+    line[n + 251] = '\0';
+    assert_int_equal(parse(line, &r), TEXT_ERR_FORMAT);
+    line[n + 250] = '\0';
+    assert_int_equal(walk_keys(line, strlen(line), &last), 3);
+    assert_int_equal(last.len, 250);
+
+    /* Many keys, with runs of spaces: each once, in order. */
+    static char many[64 * 1024];
+    size_t len = (size_t)snprintf(many, sizeof(many), "gats 5");
+    for (int i = 0; i < 5000; i++)
+        len += (size_t)snprintf(many + len, sizeof(many) - len, "%*sk%d", 1 + i % 3, "", i);
+    assert_true(len > TEXT_LINE_MAX);
+    assert_int_equal(walk_keys(many, len, &last), 5000);
+    assert_tok(&last, "k4999");
+}
+
+/* Every command name is found, and words that only look like one are not. */
+static void test_command_names(void **state)
+{
+    static const struct {
+        const char *line;
+        enum text_cmd cmd;
+    } ok[] = {
+        {"get k", TEXT_CMD_GET},
+        {"gets k", TEXT_CMD_GETS},
+        {"gat 1 k", TEXT_CMD_GAT},
+        {"gats 1 k", TEXT_CMD_GATS},
+        {"set k 0 0 1", TEXT_CMD_SET},
+        {"add k 0 0 1", TEXT_CMD_ADD},
+        {"replace k 0 0 1", TEXT_CMD_REPLACE},
+        {"append k 0 0 1", TEXT_CMD_APPEND},
+        {"prepend k 0 0 1", TEXT_CMD_PREPEND},
+        {"cas k 0 0 1 1", TEXT_CMD_CAS},
+        {"delete k", TEXT_CMD_DELETE},
+        {"incr k 1", TEXT_CMD_INCR},
+        {"decr k 1", TEXT_CMD_DECR},
+        {"touch k 1", TEXT_CMD_TOUCH},
+        {"flush_all", TEXT_CMD_FLUSH_ALL},
+        {"version", TEXT_CMD_VERSION},
+        {"verbosity 1", TEXT_CMD_VERBOSITY},
+        {"quit", TEXT_CMD_QUIT},
+        {"stats", TEXT_CMD_STATS},
+        {"shutdown", TEXT_CMD_SHUTDOWN},
+        {"refresh_certs", TEXT_CMD_REFRESH_CERTS},
+        {"mg k", TEXT_CMD_MG},
+        {"ms k 1", TEXT_CMD_MS},
+        {"md k", TEXT_CMD_MD},
+        {"ma k", TEXT_CMD_MA},
+        {"mn", TEXT_CMD_MN},
+        {"me k", TEXT_CMD_ME},
+    };
+    struct text_req r;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(parse(ok[i].line, &r), TEXT_OK);
+        assert_int_equal(r.cmd, ok[i].cmd);
+    }
+    static const char *const unknown[] = {
+        "g k",       "ge k",     "gt k",        "gett k",          "sex k 0 0 1",
+        "mx k",      "m k",      "Mg k",        "sets k 0 0 1",    "touchy k 1",
+        "deletes k", "flush_al", "flush_alll",  "refresh_cert",    "refresh_certs_",
+        "versio",    "shutdow",  "verbositx 1", "prepent k 0 0 1", "\x01get k",
+    };
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+        assert_int_equal(parse(unknown[i], &r), TEXT_ERR_UNKNOWN);
+    /* Only a retrieval may have more than TEXT_TOKENS_MAX tokens. */
+    char line[256] = "set k 0 0 1";
+    for (int i = 0; i < TEXT_TOKENS_MAX; i++)
+        strcat(line, " x");
+    assert_int_equal(parse(line, &r), TEXT_ERR_UNKNOWN);
+    memcpy(line, "mg k", 4);
+    memset(line + 4, ' ', 7);
+    assert_int_equal(parse(line, &r), TEXT_ERR_FORMAT);
+    assert_int_equal(parse("GET / a b c d e f g h i j k l m n o p q r s t u HTTP/1.1", &r),
+                     TEXT_ERR_HTTP);
 }
 
 int main(void)
@@ -183,7 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_storage),        cmocka_unit_test(test_keys),
         cmocka_unit_test(test_other_commands), cmocka_unit_test(test_meta),
-        cmocka_unit_test(test_rebase),
+        cmocka_unit_test(test_key_list),       cmocka_unit_test(test_command_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
