@@ -115,6 +115,12 @@ struct engine_host {
 
 struct engine;
 
+/* A key handed to the engine (borrowed). */
+struct engine_key {
+    const void *key;
+    size_t nkey;
+};
+
 /*
  * The ops. Keys are (key, nkey) with 1 <= nkey <= 250. The cookie identifies
  * the command; an engine that never blocks may ignore it. Items returned
@@ -218,6 +224,13 @@ struct engine_ops {
      */
     engine_status (*test_control)(struct engine *e, const void *cookie, const char *arg,
                                   size_t len);
+
+    /*
+     * A hint, may be NULL: gets of these n keys follow soon (a pipelined
+     * batch), so the engine may start loading what their lookups touch into
+     * the CPU cache. Changes no state and no result.
+     */
+    void (*prefetch)(struct engine *e, const struct engine_key *keys, size_t n);
 };
 
 /* Every engine starts with this; the rest of its state follows. */

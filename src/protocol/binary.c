@@ -122,6 +122,34 @@ void bin_request_init(struct bin_request *r, const struct bin_header *h, const u
     r->vallen = prefix <= h->bodylen ? h->bodylen - prefix : 0;
 }
 
+size_t bin_batch_get_keys(const uint8_t *p, size_t len, struct bin_key *keys, size_t max_frames)
+{
+    size_t n = 0;
+    /* Only the fields the walk needs: it runs on every read of a plain connection. */
+    for (size_t i = 0; i < max_frames && len >= BIN_HEADER_LEN; i++) {
+        uint32_t body = bin_get_u32(p + OFF_BODYLEN);
+        size_t frame = BIN_HEADER_LEN + (size_t)body;
+        uint16_t keylen = get_u16(p + OFF_KEYLEN);
+        uint8_t extlen = p[OFF_EXTLEN];
+        if (p[OFF_MAGIC] != BIN_MAGIC_REQUEST || frame > len || (size_t)extlen + keylen > body)
+            break;
+        /* A lone frame: its lookup comes next anyway, so there is nothing to overlap. */
+        if (i == 0 && frame == len)
+            break;
+        uint8_t op = p[OFF_OPCODE];
+        bool get =
+            op == BIN_CMD_GET || op == BIN_CMD_GETQ || op == BIN_CMD_GETK || op == BIN_CMD_GETKQ;
+        if (get && keylen > 0) {
+            keys[n].key = p + BIN_HEADER_LEN + extlen;
+            keys[n].len = keylen;
+            n++;
+        }
+        p += frame;
+        len -= frame;
+    }
+    return n;
+}
+
 /* Flags and exptime of an 8-byte extras block; zeros when there is none. */
 void bin_store_extras_decode(const struct bin_request *r, struct bin_store_extras *out)
 {

@@ -143,6 +143,22 @@ struct bin_request {
  */
 void bin_request_init(struct bin_request *r, const struct bin_header *h, const uint8_t *body);
 
+/* A key inside a frame (borrowed from the bytes the frame was read into). */
+struct bin_key {
+    const uint8_t *key;
+    uint16_t len;
+};
+
+/*
+ * Walks the whole request frames at the start of p (len bytes), at most
+ * max_frames of them, and stores in keys (room for max_frames) the non-empty
+ * keys of the gets among them: GET, GETQ, GETK, GETKQ. Returns how many. Stops
+ * at the first bytes that are not a whole request frame with consistent
+ * lengths, and gives 0 when p holds one frame alone. A hint for prefetching
+ * a batch, not validation: frames are checked again before they run.
+ */
+size_t bin_batch_get_keys(const uint8_t *p, size_t len, struct bin_key *keys, size_t max_frames);
+
 /*
  * Validates the shape of a request with a known opcode: extras length, key
  * presence and length (<= 250), value presence, CAS rule, datatype 0.

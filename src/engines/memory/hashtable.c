@@ -104,6 +104,18 @@ struct item *mem_ht_find(struct mem_ht *ht, uint64_t hash, const void *key, size
     return chain_find(ht->buckets[hash & (ht->size - 1)], key, nkey);
 }
 
+void mem_ht_prefetch(const struct mem_ht *ht, uint64_t hash)
+{
+    const struct item *it = ht->buckets[hash & (ht->size - 1)];
+    if (it != NULL)
+        __builtin_prefetch(it);
+}
+
+void mem_ht_prefetch_bucket(const struct mem_ht *ht, uint64_t hash)
+{
+    __builtin_prefetch(&ht->buckets[hash & (ht->size - 1)]);
+}
+
 void mem_ht_insert(struct mem_ht *ht, uint64_t hash, struct item *it)
 {
     migrate_step(ht);

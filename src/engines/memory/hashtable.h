@@ -39,6 +39,12 @@ void mem_ht_deinit(struct mem_ht *ht);
 /* Returns the item with this key (hash is hash_key of it) or NULL; borrowed. */
 struct item *mem_ht_find(struct mem_ht *ht, uint64_t hash, const void *key, size_t nkey);
 
+/* Starts loading hash's bucket slot into the CPU cache; changes nothing. */
+void mem_ht_prefetch_bucket(const struct mem_ht *ht, uint64_t hash);
+
+/* Starts loading the first item of hash's bucket into the CPU cache; changes nothing. */
+void mem_ht_prefetch(const struct mem_ht *ht, uint64_t hash);
+
 /* Links it, whose key must not be in the table; may start or advance a resize. */
 void mem_ht_insert(struct mem_ht *ht, uint64_t hash, struct item *it);
 

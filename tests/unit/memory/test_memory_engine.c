@@ -409,6 +409,42 @@ static void test_concurrent_growth(void **state)
     e->ops->destroy(e);
 }
 
+/* A prefetch, also in the middle of a table's growth, changes no state: table, items, counters. */
+static void test_prefetch_changes_nothing(void **state)
+{
+    enum { KEYS = 5000, BATCH = 70 }; /* more than one prefetch round */
+    struct engine *e = create(64 * MIB, KIB, 1, 0);
+    struct mem_ht *ht = &memory_of(e)->shards[0].ht;
+    static char names[BATCH][32];
+    struct engine_key batch[BATCH];
+    bool saw_migration = false;
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(names[0], sizeof(names[0]), "p:%d", i);
+        assert_int_equal(set(e, names[0], 8, 0), ENGINE_SUCCESS);
+        /* The key just stored, older ones and missing ones. */
+        for (int j = 1; j < BATCH; j++)
+            snprintf(names[j], sizeof(names[j]), j % 2 ? "p:%d" : "missing:%d", i * 7 + j);
+        for (int j = 0; j < BATCH; j++)
+            batch[j] = (struct engine_key){names[j], strlen(names[j])};
+        struct mem_ht before = *ht;
+        struct engine_stats st = stats(e);
+        e->ops->prefetch(e, batch, i % 3 ? 1 + (size_t)i % BATCH : BATCH);
+        saw_migration |= ht->old != NULL;
+        assert_memory_equal(ht, &before, sizeof(before));
+        struct engine_stats after = stats(e);
+        assert_memory_equal(&after, &st, sizeof(st));
+    }
+    assert_true(saw_migration);
+    char key[32];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof(key), "p:%d", i);
+        assert_true(exists(e, key));
+        snprintf(key, sizeof(key), "missing:%d", i);
+        assert_false(exists(e, key));
+    }
+    e->ops->destroy(e);
+}
+
 struct churn_arg {
     struct engine *e;
     int id;
@@ -481,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_concurrent_growth),
         cmocka_unit_test(test_concurrent_eviction),
+        cmocka_unit_test(test_prefetch_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
