@@ -599,6 +599,7 @@ void conn_input_ready(struct conn *c)
     }
     if (!c->protocol_chosen && !conn_choose_protocol(c))
         return;
+    conn_prefetch_gets(c);
     if (conn_process(c))
         conn_settle(c);
 }

@@ -44,6 +44,13 @@ void conn_input_event(struct conn *c, short what);
 /* Sets up c's input source (a read event for a plain socket); 0, or -1 out of memory. */
 int conn_read_init(struct conn *c) WARN_UNUSED;
 
+/*
+ * The input holds a batch of binary frames: hands the keys of the gets among
+ * them to the engine's prefetch, so that the cache misses of their lookups
+ * overlap instead of coming one lookup at a time (conn_read.c).
+ */
+void conn_prefetch_gets(struct conn *c);
+
 /* Frees c's read event; before the bufferevent (and with it the socket) is freed. */
 void conn_read_free(struct conn *c);
 

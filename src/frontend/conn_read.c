@@ -274,22 +274,29 @@ static void conn_read_on(struct conn *c, struct evbuffer *in, size_t n)
 /* The most frames of one read whose keys are prefetched: a multi-get of 20 and its NOOP fit. */
 #define CONN_PREFETCH_FRAMES 32
 
-/*
- * A read brought a batch of binary frames: tells the engine which keys the
- * gets among them will ask for, so that the cache misses of their lookups
- * overlap instead of coming one lookup at a time.
- */
-static void conn_prefetch_gets(struct conn *c)
+void conn_prefetch_gets(struct conn *c)
 {
+    if (c->text)
+        return;
+    const uint8_t *p = c->span;
+    size_t len = c->span_len;
+    if (!c->span_on) {
+        /* The input buffer's first piece: a TLS record's frames, or what a read appended. */
+        struct evbuffer_iovec v;
+        if (!c->in_maybe || evbuffer_peek(bufferevent_get_input(c->bev), -1, NULL, &v, 1) < 1)
+            return;
+        p = v.iov_base;
+        len = v.iov_len;
+    }
     /* Two frames take at least two headers: at depth 1 a get returns here. */
-    if (c->text || c->span_len < 2 * BIN_HEADER_LEN)
+    if (len < 2 * BIN_HEADER_LEN)
         return;
     struct engine *e = c->worker->fe->engine;
     if (e->ops->prefetch == NULL)
         return;
     struct bin_key keys[CONN_PREFETCH_FRAMES];
     struct engine_key ek[CONN_PREFETCH_FRAMES];
-    size_t n = bin_batch_get_keys(c->span, c->span_len, keys, CONN_PREFETCH_FRAMES);
+    size_t n = bin_batch_get_keys(p, len, keys, CONN_PREFETCH_FRAMES);
     for (size_t i = 0; i < n; i++)
         ek[i] = (struct engine_key){keys[i].key, keys[i].len};
     if (n > 0)
@@ -320,7 +327,6 @@ static void conn_read_in_place(struct conn *c, struct evbuffer *in)
         conn_read_failed(c, -1);
         return;
     }
-    conn_prefetch_gets(c);
     conn_read_done(c);
 }
 
