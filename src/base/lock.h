@@ -14,6 +14,7 @@ struct lock {
     _Atomic uint32_t state;
 };
 
+/* A free lock, for static and compound-literal initialisers. */
 #define LOCK_INIT                                                                                  \
     {                                                                                              \
         0                                                                                          \

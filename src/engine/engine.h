@@ -226,9 +226,11 @@ struct engine_ops {
                                   size_t len);
 
     /*
-     * A hint, may be NULL: gets of these n keys follow soon (a pipelined
-     * batch), so the engine may start loading what their lookups touch into
-     * the CPU cache. Changes no state and no result.
+     * A hint, may be NULL: gets of these n keys (each following the key rule
+     * above) follow soon, a pipelined batch, so the engine may start loading
+     * what their lookups touch into the CPU cache. Called on a front-end
+     * worker: may take short locks, must not block. Changes no state and no
+     * result.
      */
     void (*prefetch)(struct engine *e, const struct engine_key *keys, size_t n);
 };

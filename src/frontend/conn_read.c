@@ -271,12 +271,23 @@ static void conn_read_on(struct conn *c, struct evbuffer *in, size_t n)
     conn_read_done(c);
 }
 
-/* The most frames of one read whose keys are prefetched: a multi-get of 20 and its NOOP fit. */
+/*
+ * The most frames whose keys one prefetch takes: a multi-get of 20 and its
+ * NOOP fit. Frames past the -R budget run a loop turn later, their lines
+ * still likely in the cache; a resumed connection does not prefetch again.
+ */
 #define CONN_PREFETCH_FRAMES 32
 
 void conn_prefetch_gets(struct conn *c)
 {
-    if (c->text)
+    /*
+     * Not while a refused value is being discarded (the input starts with
+     * value bytes, not a frame), not behind a blocked command, and not for
+     * a client that must authenticate first: the engine hears only keys a
+     * command could ask for now.
+     */
+    if (c->text || c->swallow > 0 || c->state != CONN_RUNNING ||
+        (!c->authenticated && c->worker->fe->cfg->sasl_required))
         return;
     const uint8_t *p = c->span;
     size_t len = c->span_len;

@@ -125,7 +125,7 @@ void bin_request_init(struct bin_request *r, const struct bin_header *h, const u
 size_t bin_batch_get_keys(const uint8_t *p, size_t len, struct bin_key *keys, size_t max_frames)
 {
     size_t n = 0;
-    /* Only the fields the walk needs: it runs on every read of a plain connection. */
+    /* Only the fields the walk needs: it runs whenever the input holds two frames or more. */
     for (size_t i = 0; i < max_frames && len >= BIN_HEADER_LEN; i++) {
         uint32_t body = bin_get_u32(p + OFF_BODYLEN);
         size_t frame = BIN_HEADER_LEN + (size_t)body;
@@ -139,7 +139,8 @@ size_t bin_batch_get_keys(const uint8_t *p, size_t len, struct bin_key *keys, si
         uint8_t op = p[OFF_OPCODE];
         bool get =
             op == BIN_CMD_GET || op == BIN_CMD_GETQ || op == BIN_CMD_GETK || op == BIN_CMD_GETKQ;
-        if (get && keylen > 0) {
+        /* Only the key of a get as it must be (no extras, no value, 1..250 bytes). */
+        if (get && keylen > 0 && keylen <= BIN_KEY_MAX && extlen == 0 && body == keylen) {
             keys[n].key = p + BIN_HEADER_LEN + extlen;
             keys[n].len = keylen;
             n++;

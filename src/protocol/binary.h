@@ -151,8 +151,9 @@ struct bin_key {
 
 /*
  * Walks the whole request frames at the start of p (len bytes), at most
- * max_frames of them, and stores in keys (room for max_frames) the non-empty
- * keys of the gets among them: GET, GETQ, GETK, GETKQ. Returns how many. Stops
+ * max_frames of them, and stores in keys (room for max_frames) the keys of
+ * the well-formed gets among them (GET, GETQ, GETK, GETKQ with a key of 1 to
+ * BIN_KEY_MAX bytes and nothing else in the body). Returns how many. Stops
  * at the first bytes that are not a whole request frame with consistent
  * lengths, and gives 0 when p holds one frame alone. A hint for prefetching
  * a batch, not validation: frames are checked again before they run.

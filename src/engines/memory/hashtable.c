@@ -104,16 +104,27 @@ struct item *mem_ht_find(struct mem_ht *ht, uint64_t hash, const void *key, size
     return chain_find(ht->buckets[hash & (ht->size - 1)], key, nkey);
 }
 
-void mem_ht_prefetch(const struct mem_ht *ht, uint64_t hash)
+/* The bucket slot a lookup of hash reads first: the old table's while that bucket waits there. */
+static struct item *const *lookup_slot(const struct mem_ht *ht, uint64_t hash)
 {
-    const struct item *it = ht->buckets[hash & (ht->size - 1)];
-    if (it != NULL)
-        __builtin_prefetch(it);
+    if (ht->old != NULL) {
+        size_t o = hash & (ht->old_size - 1);
+        if (old_bucket_live(ht, o))
+            return &ht->old[o];
+    }
+    return &ht->buckets[hash & (ht->size - 1)];
 }
 
 void mem_ht_prefetch_bucket(const struct mem_ht *ht, uint64_t hash)
 {
-    __builtin_prefetch(&ht->buckets[hash & (ht->size - 1)]);
+    __builtin_prefetch(lookup_slot(ht, hash));
+}
+
+void mem_ht_prefetch(const struct mem_ht *ht, uint64_t hash)
+{
+    const struct item *it = *lookup_slot(ht, hash);
+    if (it != NULL)
+        __builtin_prefetch(it);
 }
 
 void mem_ht_insert(struct mem_ht *ht, uint64_t hash, struct item *it)

@@ -409,28 +409,87 @@ static void test_concurrent_growth(void **state)
     e->ops->destroy(e);
 }
 
-/* A prefetch, also in the middle of a table's growth, changes no state: table, items, counters. */
+/* What a prefetch must leave as it was: an item's engine fields and reference count. */
+struct item_seen {
+    struct item *it;
+    uint8_t bits;
+    rel_time_t atime;
+    uint32_t refs;
+    struct item *next, *lnext;
+};
+
+static struct item_seen item_seen(struct item *it)
+{
+    return (struct item_seen){it,
+                              it->engine_bits,
+                              it->engine_atime,
+                              atomic_load(&it->refcount),
+                              it->engine_next,
+                              it->engine_lnext};
+}
+
+/* Fails when the item's engine fields or references moved since seen. */
+static void assert_same_item(const struct item_seen *seen)
+{
+    struct item_seen now = item_seen(seen->it);
+    assert_int_equal(now.bits, seen->bits);
+    assert_int_equal(now.atime, seen->atime);
+    assert_int_equal(now.refs, seen->refs);
+    assert_ptr_equal(now.next, seen->next);
+    assert_ptr_equal(now.lnext, seen->lnext);
+}
+
+/* Stores key and returns the stored item, still referenced by the caller. */
+static struct item *set_held(struct engine *e, const char *key, rel_time_t exptime)
+{
+    struct item *it = NULL;
+    assert_int_equal(e->ops->allocate(e, NULL, key, strlen(key), 8, 0, exptime, &it),
+                     ENGINE_SUCCESS);
+    memset(item_value(it), 'x', 8);
+    assert_int_equal(e->ops->store(e, NULL, it, 0, ENGINE_STORE_SET, NULL), ENGINE_SUCCESS);
+    return it;
+}
+
+/*
+ * A prefetch, also in the middle of a table's growth and of expired items,
+ * changes no state: the table, the LRU list, the items' engine fields and
+ * references, the counters, and what lookups find.
+ */
 static void test_prefetch_changes_nothing(void **state)
 {
-    enum { KEYS = 5000, BATCH = 70 }; /* more than one prefetch round */
+    enum { KEYS = 5000, BATCH = 70, HELD = 64 }; /* BATCH: more than one prefetch round */
     struct engine *e = create(64 * MIB, KIB, 1, 0);
-    struct mem_ht *ht = &memory_of(e)->shards[0].ht;
+    struct mem_shard *sh = &memory_of(e)->shards[0];
     static char names[BATCH][32];
     struct engine_key batch[BATCH];
+    struct item *held[HELD];
     bool saw_migration = false;
     for (int i = 0; i < KEYS; i++) {
         snprintf(names[0], sizeof(names[0]), "p:%d", i);
-        assert_int_equal(set(e, names[0], 8, 0), ENGINE_SUCCESS);
-        /* The key just stored, older ones and missing ones. */
+        /* Every 50th key expired already (exptime 1 is long past): a lookup would reap it. */
+        rel_time_t exp = i % 50 == 0 ? 1 : 0;
+        if (i < HELD)
+            held[i] = set_held(e, names[0], exp);
+        else
+            assert_int_equal(set(e, names[0], 8, exp), ENGINE_SUCCESS);
+        /* The key just stored, older ones (expired ones among them) and missing ones. */
         for (int j = 1; j < BATCH; j++)
-            snprintf(names[j], sizeof(names[j]), j % 2 ? "p:%d" : "missing:%d", i * 7 + j);
+            snprintf(names[j], sizeof(names[j]), j % 2 ? "p:%d" : "missing:%d", (i * 7 + j) % KEYS);
         for (int j = 0; j < BATCH; j++)
             batch[j] = (struct engine_key){names[j], strlen(names[j])};
-        struct mem_ht before = *ht;
+        struct mem_ht ht = sh->ht;
+        struct mem_lru lru = sh->lru;
         struct engine_stats st = stats(e);
+        struct item_seen seen[HELD];
+        for (int h = 0; h < HELD && h <= i; h++)
+            seen[h] = item_seen(held[h]);
         e->ops->prefetch(e, batch, i % 3 ? 1 + (size_t)i % BATCH : BATCH);
-        saw_migration |= ht->old != NULL;
-        assert_memory_equal(ht, &before, sizeof(before));
+        e->ops->prefetch(e, batch, 0);
+        saw_migration |= sh->ht.old != NULL;
+        assert_memory_equal(&sh->ht, &ht, sizeof(ht));
+        assert_memory_equal(&sh->lru, &lru, sizeof(lru));
+        for (int h = 0; h < HELD && h <= i; h++)
+            assert_same_item(&seen[h]);
         struct engine_stats after = stats(e);
         assert_memory_equal(&after, &st, sizeof(st));
     }
@@ -438,10 +497,12 @@ static void test_prefetch_changes_nothing(void **state)
     char key[32];
     for (int i = 0; i < KEYS; i++) {
         snprintf(key, sizeof(key), "p:%d", i);
-        assert_true(exists(e, key));
+        assert_int_equal(exists(e, key), i % 50 != 0);
         snprintf(key, sizeof(key), "missing:%d", i);
         assert_false(exists(e, key));
     }
+    for (int h = 0; h < HELD; h++)
+        item_unref(held[h]);
     e->ops->destroy(e);
 }
 

@@ -98,6 +98,27 @@ static void test_only_gets_and_their_keys(void **state)
     assert_key(&keys[3], "dddd");
 }
 
+/* Only a get as it must be: no extras, no value, a key of 1 to 250 bytes. */
+static void test_only_well_formed_gets(void **state)
+{
+    (void)state;
+    struct batch b = {.len = 0};
+    struct bin_key keys[8];
+    char k250[251], k251[252];
+    memset(k250, 'a', 250);
+    k250[250] = '\0';
+    memset(k251, 'b', 251);
+    k251[251] = '\0';
+    add_frame(&b, BIN_MAGIC_REQUEST, BIN_CMD_GET, 4, "extras", 0);
+    add_frame(&b, BIN_MAGIC_REQUEST, BIN_CMD_GETK, 0, "value", 3);
+    add_get(&b, BIN_CMD_GET, k251);
+    add_get(&b, BIN_CMD_GETQ, k250);
+    add_get(&b, BIN_CMD_GET, "fine");
+    assert_int_equal(bin_batch_get_keys(b.buf, b.len, keys, 8), 2);
+    assert_key(&keys[0], k250);
+    assert_key(&keys[1], "fine");
+}
+
 static void test_stops_at_partial_frame(void **state)
 {
     (void)state;
@@ -161,6 +182,7 @@ int main(void)
         cmocka_unit_test(test_lone_frame_gives_none),
         cmocka_unit_test(test_pipelined_gets),
         cmocka_unit_test(test_only_gets_and_their_keys),
+        cmocka_unit_test(test_only_well_formed_gets),
         cmocka_unit_test(test_stops_at_partial_frame),
         cmocka_unit_test(test_stops_at_bad_frame),
         cmocka_unit_test(test_frame_limit),
