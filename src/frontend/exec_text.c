@@ -245,8 +245,7 @@ static enum exec_result exec_text_get(struct cookie *ck)
     while (t->keys_left > 0) {
         struct text_tok rest = t->next, key;
         uint32_t left = t->keys_left;
-        if (!text_pop_key(&rest, &left, &key))
-            break;
+        (void)text_pop_key(&rest, &left, &key); /* a key is left: the loop's condition */
         engine_status s = exec_text_get_one(ck, &key, left == 0, &ended);
         if (s == ENGINE_EWOULDBLOCK)
             return EXEC_WOULDBLOCK;

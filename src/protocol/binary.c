@@ -141,7 +141,7 @@ size_t bin_batch_get_keys(const uint8_t *p, size_t len, struct bin_key *keys, si
             op == BIN_CMD_GET || op == BIN_CMD_GETQ || op == BIN_CMD_GETK || op == BIN_CMD_GETKQ;
         /* Only the key of a get as it must be (no extras, no value, 1..250 bytes). */
         if (get && keylen > 0 && keylen <= BIN_KEY_MAX && extlen == 0 && body == keylen) {
-            keys[n].key = p + BIN_HEADER_LEN + extlen;
+            keys[n].key = p + BIN_HEADER_LEN;
             keys[n].len = keylen;
             n++;
         }

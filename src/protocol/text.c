@@ -341,8 +341,7 @@ enum text_verdict text_parse(const char *line, size_t len, struct text_req *r)
     struct text_tok rest = {line + i, (uint32_t)(len - i)};
     bool known = text_lookup(&tok[0], &r->cmd);
     /* A retrieval's key list is walked once, by text_scan_keys, not split into tokens. */
-    if (known && (r->cmd == TEXT_CMD_GET || r->cmd == TEXT_CMD_GETS || r->cmd == TEXT_CMD_GAT ||
-                  r->cmd == TEXT_CMD_GATS))
+    if (known && text_is_retrieval_cmd(r->cmd))
         return text_parse_retrieval(rest, r);
     size_t n = 1 + text_tokenize(rest.s, rest.len, tok + 1, TEXT_TOKENS_MAX - 1);
     if (!known)

@@ -22,7 +22,7 @@
 #define TEXT_TOKENS_MAX 24
 
 enum text_cmd {
-    TEXT_CMD_GET,
+    TEXT_CMD_GET, /* the retrievals, GET to GATS, come first: text_is_retrieval_cmd */
     TEXT_CMD_GETS,
     TEXT_CMD_GAT,
     TEXT_CMD_GATS,
@@ -122,6 +122,12 @@ bool text_pop_key(struct text_tok *keys, uint32_t *left, struct text_tok *key);
 
 /* True for a valid key: 1..250 bytes, no space or control character. */
 bool text_key_ok(const char *s, size_t n);
+
+/* True for get, gets, gat and gats (the first four commands): a key list follows. */
+static inline bool text_is_retrieval_cmd(enum text_cmd cmd)
+{
+    return cmd <= TEXT_CMD_GATS;
+}
 
 /* True when the command is a storage command (a data block follows its line). */
 static inline bool text_is_storage(enum text_cmd cmd)
